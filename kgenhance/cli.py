@@ -1,0 +1,372 @@
+"""The `kgenhance` command line.
+
+Exit codes: 0 success; 1 unexpected internal error; 2 bad input or usage (missing or
+malformed file, unknown column, bad option); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import List, Optional
+
+import click
+import typer
+
+from . import __version__
+from .errors import ConfigError, DataError, KGEnhanceError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Knowledge-aware BERT classifiers: load an ontology, link entities, train, predict, explain.",
+)
+graph_app = typer.Typer(no_args_is_help=True, help="Inspect ontologies.")
+app.add_typer(graph_app, name="graph")
+
+_state = {"quiet": False}
+
+OntologyOpt = typer.Option(..., "--ontology", "-o", help="Ontology file or directory (repeatable).")
+ExcludeOpt = typer.Option(None, "--exclude-branch", help="IRI whose whole subtree is never linked (repeatable).")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"kgenhance {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or log messages, results only."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    _state["quiet"] = quiet
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr, force=True
+    )
+    for noisy in ("httpx", "urllib3", "datasets", "transformers", "torch_geometric"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if quiet:
+        os.environ["TQDM_DISABLE"] = "1"
+        logging.getLogger("kgenhance").setLevel(logging.WARNING)
+
+
+def _progress() -> bool:
+    return not _state["quiet"]
+
+
+def _print_json(obj) -> None:
+    typer.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _load(paths: List[Path], no_cache: bool = False, lang: str = "en"):
+    from .graph import load_graph
+
+    return load_graph(*paths, cache=not no_cache, lang=lang, progress=_progress())
+
+
+def _texts(text: Optional[List[str]], input_file: Optional[Path], text_column: str) -> list[str]:
+    from .train import read_texts
+
+    if bool(text) == bool(input_file):
+        raise ConfigError("give either --text (repeatable) or --input FILE")
+    return list(text) if text else read_texts(input_file, text_column)
+
+
+# ---------------------------------------------------------------------- graph
+@graph_app.command("stats")
+def graph_stats(
+    ontology: List[Path] = typer.Argument(..., help="Ontology files or directories."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    by_relation: bool = typer.Option(False, "--by-relation", help="Also count edges per relation type."),
+    lang: str = typer.Option("en", "--lang", help="Preferred language of labels."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Parse the files even if a cached graph exists."),
+) -> None:
+    """Count triples, entities, relations, edges, labels and unresolved imports.
+
+    Example: kgenhance graph stats graphs/hpo/hp.obo --json
+    """
+    graph = _load(ontology, no_cache, lang)
+    stats = graph.stats()
+    if by_relation:
+        stats["by_relation"] = graph.relation_counts()
+    if as_json:
+        _print_json(stats)
+        return
+    for key, value in stats.items():
+        if key in ("unresolved_imports", "by_relation"):
+            continue
+        typer.echo(f"{key:>20}: {value:,}")
+    typer.echo(f"{'unresolved_imports':>20}: {len(stats['unresolved_imports'])}")
+    for iri in stats["unresolved_imports"]:
+        typer.echo(f"{'':>22}{iri}")
+    for rel, count in stats.get("by_relation", {}).items():
+        typer.echo(f"{count:>12,}  {graph.relation_label(rel)}  <{rel}>")
+
+
+# ---------------------------------------------------------------------- link
+@app.command()
+def link(
+    ontology: List[Path] = OntologyOpt,
+    text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="Text to link (repeatable)."),
+    input_file: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV/JSONL/Parquet (text column) or .txt (one text per line)."),
+    text_column: str = typer.Option("text", help="Column holding the texts in --input."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    candidates: bool = typer.Option(False, "--candidates", help="Include every candidate entity with its score."),
+    overlapping: bool = typer.Option(False, "--overlapping", help="Keep nested mentions, not only the longest."),
+    exclude_branch: Optional[List[str]] = ExcludeOpt,
+    no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
+) -> None:
+    """Find ontology entities in texts.
+
+    Example: kgenhance link -o graphs/hpo/hp.obo --text "Seizures and atrial fibrillation." --json
+    """
+    from .link import EntityLinker
+
+    texts = _texts(text, input_file, text_column)
+    graph = _load(ontology, no_cache)
+    linker = EntityLinker.from_graph(graph, overlapping=overlapping, exclude_branches=tuple(exclude_branch or ()))
+    results = [{"text": t, "mentions": [m.to_dict(candidates) for m in linker.link(t)]} for t in texts]
+    if as_json:
+        _print_json(results)
+        return
+    for r in results:
+        typer.echo(r["text"])
+        for m in r["mentions"]:
+            typer.echo(f"  [{m['start']}:{m['end']}] {m['surface']!r} → {m['label']} <{m['entity']}> score {m['score']}")
+        if not r["mentions"]:
+            typer.echo("  (no entities)")
+
+
+# ---------------------------------------------------------------------- encode
+@app.command()
+def encode(
+    ontology: List[Path] = OntologyOpt,
+    out: Path = typer.Option(..., "--out", help="Directory for entity_embeddings.safetensors and metrics.json."),
+    epochs: int = typer.Option(60, help="Training epochs (early stopping on validation MRR)."),
+    dim: int = typer.Option(128, help="Embedding size."),
+    layers: int = typer.Option(2, help="Relational GNN layers."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    seed: int = typer.Option(0, help="Random seed."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
+) -> None:
+    """Train GNN entity embeddings on an ontology by link prediction.
+
+    Example: kgenhance encode -o graphs/hpo/hp.obo --out runs/hpo-emb --epochs 30
+    """
+    from .encode import EncoderConfig, train_entity_encoder
+
+    graph = _load(ontology, no_cache)
+    cfg = EncoderConfig(epochs=epochs, dim=dim, num_layers=layers, device=device, seed=seed)
+    emb = train_entity_encoder(graph, cfg, progress=_progress())
+    emb.save(out)
+    m = emb.metrics
+    _print_json({"mrr": m["mrr"], "hits@10": m["hits@10"], "entities": m["entities"], "out": str(out)})
+
+
+# ---------------------------------------------------------------------- train
+@app.command()
+def train(
+    train_file: Path = typer.Option(..., "--train", help="Training data (CSV/TSV/JSONL/Parquet)."),
+    validation: Path = typer.Option(..., "--validation", help="Validation data, used to pick the best epoch."),
+    out: Path = typer.Option(..., "--out", help="Model directory to write (replaced as a whole when training ends)."),
+    ontology: Optional[List[Path]] = typer.Option(None, "--ontology", "-o", help="Ontology file or directory (repeatable)."),
+    text_column: str = typer.Option("text", help="Column of texts."),
+    label_column: str = typer.Option("label", help="Column of labels."),
+    backbone: Optional[str] = typer.Option(None, help="Local Hugging Face encoder directory (default: the bundled all-MiniLM-L6-v2)."),
+    no_knowledge: bool = typer.Option(False, "--no-knowledge", help="Train the identical baseline without the knowledge layer."),
+    lora: bool = typer.Option(False, "--lora", help="LoRA on the encoder (knowledge layer and head fully trained)."),
+    epochs: int = typer.Option(3, help="Epochs."),
+    batch_size: int = typer.Option(16, help="Batch size."),
+    max_length: int = typer.Option(128, help="Maximum word pieces per text."),
+    learning_rate: float = typer.Option(5e-5, help="Learning rate of the encoder (LoRA: of the adapters)."),
+    max_train_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the training data."),
+    max_eval_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the validation data."),
+    seed: int = typer.Option(42, help="Random seed (data order, initialisation, subsets)."),
+    embeddings: Optional[Path] = typer.Option(None, help="Entity embeddings from `kgenhance encode` (default: train them now)."),
+    encoder_epochs: int = typer.Option(30, help="GNN epochs when embeddings are trained here."),
+    exclude_branch: Optional[List[str]] = ExcludeOpt,
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Fine-tune a knowledge-aware (or baseline) classifier.
+
+    Example: kgenhance train -o graphs/hpo/hp.obo --train examples/data/medical_abstracts/train.csv
+    --validation examples/data/medical_abstracts/validation.csv --out runs/med --max-train-samples 500
+    """
+    from .encode import EncoderConfig, EntityEmbeddings
+    from .link import LinkerConfig
+    from .train import TrainingConfig, train_classifier
+
+    graph = None
+    emb = None
+    if not no_knowledge:
+        if not ontology:
+            raise ConfigError("--ontology is required unless --no-knowledge is given")
+        graph = _load(ontology)
+        if embeddings is not None:
+            emb = EntityEmbeddings.load(embeddings, graph)
+    cfg = TrainingConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        max_length=max_length,
+        learning_rate=learning_rate,
+        max_train_samples=max_train_samples,
+        max_eval_samples=max_eval_samples,
+        seed=seed,
+        text_column=text_column,
+        label_column=label_column,
+        lora=lora,
+        device=device,
+    )
+    result = train_classifier(
+        train_file,
+        validation,
+        out,
+        graph=graph,
+        embeddings=emb,
+        use_knowledge=not no_knowledge,
+        backbone=backbone,
+        config=cfg,
+        linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ())),
+        encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed),
+        progress=_progress(),
+    )
+    m = result.metrics
+    _print_json({k: m[k] for k in ("accuracy", "macro_f1", "best_epoch", "train_seconds")} | {"out": str(out)})
+
+
+# ---------------------------------------------------------------------- predict / evaluate
+def _load_model(path: Path):
+    from .model import KnowledgeAwareClassifier
+
+    return KnowledgeAwareClassifier.from_pretrained(path)
+
+
+@app.command()
+def predict(
+    model: Path = typer.Option(..., "--model", "-m", help="Model directory written by `kgenhance train`."),
+    text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="Text to classify (repeatable)."),
+    input_file: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV/JSONL/Parquet (text column) or .txt (one text per line)."),
+    text_column: str = typer.Option("text", help="Column holding the texts in --input."),
+    explain: bool = typer.Option(False, "--explain", help="List each text's linked entities and their weight in the decision."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    batch_size: int = typer.Option(32, help="Texts per batch."),
+) -> None:
+    """Classify texts, optionally with the entities behind each prediction.
+
+    Example: kgenhance predict -m runs/med --text "Atrial fibrillation after cardiac surgery." --explain --json
+    """
+    texts = _texts(text, input_file, text_column)
+    clf = _load_model(model)
+    preds = clf.predict(texts, explain=explain, batch_size=batch_size, progress=_progress() and len(texts) > batch_size)
+    if as_json:
+        out = []
+        for p in preds:
+            d = p.to_dict()
+            if not explain:
+                d.pop("entities")
+            else:
+                for e in d["entities"]:
+                    e.pop("candidates", None)
+            out.append(d)
+        _print_json(out)
+        return
+    for p in preds:
+        probs = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1]))
+        typer.echo(f"{p.label}  ({probs})")
+        typer.echo(f"  {p.text[:200]}")
+        for e in sorted(p.entities, key=lambda e: -e.weight):
+            typer.echo(f"    {e.weight:6.3f}  {e.surface!r} → {e.label} <{e.entity}> link {e.link_score:.2f}")
+
+
+@app.command()
+def evaluate(
+    model: Path = typer.Option(..., "--model", "-m", help="Model directory written by `kgenhance train`."),
+    data: Path = typer.Option(..., "--data", help="Labelled data (CSV/TSV/JSONL/Parquet)."),
+    text_column: str = typer.Option("text", help="Column of texts."),
+    label_column: str = typer.Option("label", help="Column of labels."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    batch_size: int = typer.Option(64, help="Texts per batch."),
+) -> None:
+    """Score a model on labelled data: accuracy, macro-F1, per-label precision/recall/F1.
+
+    Example: kgenhance evaluate -m runs/med --data examples/data/medical_abstracts/validation.csv --json
+    """
+    from .train import evaluate_model, load_examples
+
+    examples = load_examples(data, text_column, label_column)
+    clf = _load_model(model)
+    known = set(clf.config.label2id)
+    unknown = sorted(set(examples.labels) - known)
+    if unknown:
+        logging.getLogger("kgenhance").warning("labels the model does not know (counted wrong): %s", unknown)
+    scores = evaluate_model(clf, examples, batch_size=batch_size, progress=_progress())
+    if as_json:
+        _print_json(scores)
+        return
+    typer.echo(f"n = {scores['n']}   accuracy = {scores['accuracy']:.4f}   macro-F1 = {scores['macro_f1']:.4f}")
+    for lab, s in scores["per_label"].items():
+        typer.echo(f"  {lab:>40}  P {s['precision']:.3f}  R {s['recall']:.3f}  F1 {s['f1']:.3f}  n {s['support']}")
+
+
+# ---------------------------------------------------------------------- demo
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("kgenhance-demo"), "--out", help="Where the two trained models are saved."),
+    train_samples: int = typer.Option(600, help="Training abstracts (seeded random subset)."),
+    eval_samples: int = typer.Option(300, help="Validation abstracts (seeded random subset)."),
+    epochs: int = typer.Option(3, help="Fine-tuning epochs for each model."),
+    seed: int = typer.Option(42, help="Random seed."),
+) -> None:
+    """The main job on the bundled data: HPO + medical abstracts, knowledge-aware vs baseline, explained."""
+    from .demo import run_demo
+
+    run_demo(out, train_samples=train_samples, eval_samples=eval_samples, epochs=epochs, seed=seed,
+             progress=_progress())
+
+
+# ---------------------------------------------------------------------- entry point
+def main(argv: Optional[list[str]] = None) -> int:
+    """Console entry point: runs the app and turns errors into one line on stderr."""
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*TRANSFORMERS_CACHE.*")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    try:
+        app(args=argv, prog_name="kgenhance", standalone_mode=False)
+        return 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        print("kgenhance: interrupted", file=sys.stderr)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        print("kgenhance: interrupted", file=sys.stderr)
+        return 130
+    except (KGEnhanceError, DataError) as exc:
+        print(f"kgenhance: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"kgenhance: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        if os.environ.get("KGENHANCE_DEBUG"):
+            raise
+        print(f"kgenhance: internal error: {type(exc).__name__}: {exc} (set KGENHANCE_DEBUG=1 for a traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

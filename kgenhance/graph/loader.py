@@ -1,0 +1,166 @@
+"""`load_graph`: files and directories of RDF/OWL/OBO → one `KnowledgeGraph`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import rdflib
+
+from ..errors import OntologyError
+from .builder import GraphBuilder
+from .cache import GraphCache
+from .catalog import find_catalogs, read_catalog
+from .model import KnowledgeGraph
+from .obo import read_obo
+from .rdf import extract_facts, parse_rdf_file, rdf_format
+
+log = logging.getLogger(__name__)
+_RDF_MARKER = b"http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+
+
+def _ontology_files(path: Path) -> list[Path]:
+    """The ontology files a path names: itself, or every RDF/OWL/OBO file under a directory."""
+    if not path.exists():
+        raise OntologyError("no such file or directory", str(path))
+    if path.is_file():
+        if path.suffix.lower() != ".obo" and rdf_format(path) is None:
+            raise OntologyError(
+                "unknown ontology format (expected .owl .rdf .ttl .nt .n3 .nq .trig .jsonld .obo)", str(path)
+            )
+        return [path]
+    files = []
+    for f in sorted(path.rglob("*")):
+        if not f.is_file() or any(part.startswith(".") for part in f.relative_to(path).parts):
+            continue
+        suffix = f.suffix.lower()
+        if suffix == ".xml":  # catalogs and other XML: only files that are RDF
+            with f.open("rb") as fh:
+                if _RDF_MARKER not in fh.read(65536) or f.name.startswith("catalog"):
+                    continue
+        if suffix == ".obo" or rdf_format(f) is not None:
+            files.append(f)
+    if not files:
+        raise OntologyError("the directory holds no ontology files", str(path))
+    return files
+
+
+def load_graph(
+    *paths: str | Path,
+    imports: str = "follow",
+    lang: str = "en",
+    include_deprecated: bool = False,
+    allow_network: bool = False,
+    cache: bool = True,
+    progress: bool = False,
+) -> KnowledgeGraph:
+    """Load ontology files or directories (RDF/XML, Turtle, N-Triples, JSON-LD, OWL, OBO).
+
+    `owl:imports` are resolved against the files loaded and XML catalogs
+    (catalog-v001.xml) beside them; with ``imports="follow"`` a catalogued file that was
+    not named is loaded too. Nothing is fetched from the network; imports that cannot be
+    resolved locally are listed in `graph.unresolved_imports`. With `cache`, a graph built
+    before from identical file contents and options is read back instead of re-parsed.
+    """
+    if not paths:
+        raise OntologyError("no ontology path given")
+    if imports not in ("follow", "ignore"):
+        raise OntologyError(f"imports must be 'follow' or 'ignore', not {imports!r}")
+    roots = [Path(p).expanduser() for p in paths]
+    files: list[Path] = []
+    for root in roots:
+        for f in _ontology_files(root):
+            if f.resolve() not in {x.resolve() for x in files}:
+                files.append(f)
+    options = {"imports": imports, "lang": lang, "include_deprecated": include_deprecated}
+    store = GraphCache() if cache else None
+    if store is not None:
+        hit = store.get(files, options)
+        if hit is not None:
+            return hit
+    graph, read = _build(roots, files, imports, lang, include_deprecated, allow_network, progress)
+    if store is not None:
+        store.put(files, read, options, graph)
+    return graph
+
+
+def _build(roots, files, imports, lang, include_deprecated, allow_network, progress):
+    builder = GraphBuilder(lang=lang)
+    rdf_graph = rdflib.Graph()
+    obo_statements = 0
+    malformed = 0
+    catalog: dict[str, Path] = {}
+    for c in find_catalogs(roots + files):
+        for name, target in read_catalog(c).items():
+            catalog.setdefault(name, target)
+
+    queue = list(files)
+    loaded: list[Path] = []
+    seen = {f.resolve() for f in files}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(queue), desc="parsing ontology files", unit="file")
+    rdf_loaded = False
+    try:
+        while queue:
+            f = queue.pop(0)
+            if f.suffix.lower() == ".obo":
+                obo_statements += read_obo(f, builder)
+            else:
+                malformed += parse_rdf_file(rdf_graph, f, rdf_format(f) or "xml", allow_network=allow_network)
+                rdf_loaded = True
+            loaded.append(f)
+            if bar is not None:
+                bar.update(1)
+            if not queue and imports == "follow" and rdf_loaded:
+                # Follow owl:imports that a catalog maps to a file not loaded yet.
+                for imp in _imports_of(rdf_graph) - _ontologies_of(rdf_graph):
+                    target = catalog.get(imp)
+                    if target is not None and target.is_file() and target.resolve() not in seen:
+                        seen.add(target.resolve())
+                        queue.append(target)
+                        if bar is not None:
+                            bar.total += 1
+    finally:
+        if bar is not None:
+            bar.close()
+
+    warnings: list[str] = []
+    unresolved: list[str] = []
+    if rdf_loaded:
+        info = extract_facts(rdf_graph, builder)
+        unresolved = sorted(set(info["imports"]) - set(info["ontologies"]))
+    if malformed:
+        msg = f"{malformed} literal(s) had a value malformed for their datatype; their lexical form was kept"
+        warnings.append(msg)
+        log.warning(msg)
+    if unresolved:
+        log.info("%d owl:imports could not be resolved locally (not fetched)", len(unresolved))
+    graph = builder.build(
+        triples=len(rdf_graph) + obo_statements,
+        sources=[str(f.resolve()) for f in loaded],
+        unresolved_imports=unresolved,
+        include_deprecated=include_deprecated,
+        warnings=warnings,
+    )
+    if not any(e.label for e in graph.entities):
+        raise OntologyError("the ontology has no labelled entities (rdfs:label, skos:prefLabel or OBO name)",
+                            str(roots[0]))
+    return graph, loaded
+
+
+def _imports_of(g: rdflib.Graph) -> set[str]:
+    from rdflib import OWL
+
+    return {str(o) for o in g.objects(None, OWL.imports) if isinstance(o, rdflib.URIRef)}
+
+
+def _ontologies_of(g: rdflib.Graph) -> set[str]:
+    from rdflib import OWL, RDF
+
+    onts = {str(s) for s in g.subjects(RDF.type, OWL.Ontology) if isinstance(s, rdflib.URIRef)}
+    for s in list(onts):
+        onts |= {str(v) for v in g.objects(rdflib.URIRef(s), OWL.versionIRI)}
+    return onts

