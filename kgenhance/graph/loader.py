@@ -68,9 +68,12 @@ def load_graph(
         raise OntologyError(f"imports must be 'follow' or 'ignore', not {imports!r}")
     roots = [Path(p).expanduser() for p in paths]
     files: list[Path] = []
+    seen: set[Path] = set()
     for root in roots:
         for f in _ontology_files(root):
-            if f.resolve() not in {x.resolve() for x in files}:
+            resolved = f.resolve()
+            if resolved not in seen:
+                seen.add(resolved)
                 files.append(f)
     options = {"imports": imports, "lang": lang, "include_deprecated": include_deprecated}
     store = GraphCache() if cache else None
@@ -101,7 +104,7 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(queue), desc="parsing ontology files", unit="file")
+        bar = tqdm(total=len(queue), desc="parsing ontology files", unit="file", disable=None)
     rdf_loaded = False
     try:
         while queue:
