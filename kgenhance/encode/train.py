@@ -156,7 +156,7 @@ def train_entity_encoder(
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.epochs, desc="training entity encoder", unit="epoch")
+        bar = tqdm(total=cfg.epochs, desc="training entity encoder", unit="epoch", disable=None)
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
         encoder.train()

@@ -94,7 +94,7 @@ def predict(
     if progress:
         from tqdm.auto import tqdm
 
-        starts = tqdm(starts, desc="predicting", unit="batch")
+        starts = tqdm(starts, desc="predicting", unit="batch", disable=None)
     try:
         for i in starts:
             chunk = texts[i : i + batch_size]

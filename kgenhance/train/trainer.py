@@ -76,7 +76,7 @@ def _link_all(linker: EntityLinker, texts: list[str], desc: str, progress: bool)
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(texts, desc=desc, unit="text", leave=False)
+        it = tqdm(texts, desc=desc, unit="text", leave=False, disable=None)
     return [linker.link(t) for t in it]
 
 
@@ -220,7 +220,7 @@ def train_classifier(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total_steps, desc=f"fine-tuning ({'knowledge' if use_knowledge else 'no knowledge'})",
-                   unit="step")
+                   unit="step", disable=None)
     for epoch in range(1, cfg.epochs + 1):
         trainable.train()
         epoch_start = time.perf_counter()
