@@ -1,0 +1,145 @@
+"""The `kgenhance` command line: JSON contracts, the train → predict → evaluate path, errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kgenhance.cli import main
+
+from conftest import write_csv
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.startswith("kgenhance ")
+
+
+def test_graph_stats_json(capsys, tiny_ttl):
+    code, out, _ = run(capsys, "-q", "graph", "stats", str(tiny_ttl), "--json", "--by-relation")
+    assert code == 0
+    stats = json.loads(out)
+    for key in ("triples", "entities", "relations", "edges", "classes", "labelled_entities", "synonyms",
+                "unresolved_imports"):
+        assert key in stats
+    assert stats["entities"] == 11 and stats["edges"] == 9 and stats["synonyms"] == 4
+    assert stats["unresolved_imports"] == ["http://example.org/remote-ontology"]
+    assert sum(stats["by_relation"].values()) == 9
+
+
+def test_link_json_contract(capsys, tiny_ttl, tmp_path):
+    code, out, _ = run(capsys, "-q", "link", "--ontology", str(tiny_ttl), "--text", "seizures and AF", "--json")
+    assert code == 0
+    result = json.loads(out)
+    assert result[0]["text"] == "seizures and AF"
+    assert [m["label"] for m in result[0]["mentions"]] == ["seizure", "atrial fibrillation"]
+    assert set(result[0]["mentions"][0]) == {"start", "end", "surface", "entity", "label", "score"}
+    lines = tmp_path / "in.txt"
+    lines.write_text("heart disease\n\narrhythmia\n")
+    code, out, _ = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--input", str(lines), "--json")
+    assert [r["mentions"][0]["label"] for r in json.loads(out)] == ["heart disease", "arrhythmia"]
+
+
+def test_encode_writes_embeddings(capsys, tiny_ttl, tmp_path):
+    out_dir = tmp_path / "emb"
+    code, out, _ = run(capsys, "-q", "encode", "-o", str(tiny_ttl), "--out", str(out_dir), "--epochs", "3",
+                       "--dim", "8", "--device", "cpu")
+    assert code == 0
+    assert set(json.loads(out)) >= {"mrr", "hits@10", "entities"}
+    assert (out_dir / "entity_embeddings.safetensors").is_file()
+    assert set(json.loads((out_dir / "metrics.json").read_text())) >= {"mrr", "hits@10", "entities"}
+
+
+def test_train_predict_evaluate(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_path):
+    train, val = tiny_data
+    model_dir = tmp_path / "model"
+    code, out, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
+                         "--out", str(model_dir), "--backbone", str(tiny_backbone), "--epochs", "2",
+                         "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--seed", "1")
+    assert code == 0, err
+    summary = json.loads(out)
+    assert 0.0 <= summary["accuracy"] <= 1.0
+    assert json.loads((model_dir / "metrics.json").read_text())["use_knowledge"] is True
+
+    code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text",
+                         "the patient had atrial fibrillation", "--text", "no findings", "--explain", "--json")
+    assert code == 0, err
+    preds = json.loads(out)
+    assert len(preds) == 2
+    assert set(preds[0]) == {"text", "label", "probabilities", "entities"}
+    assert preds[0]["label"] in ("cardio", "neuro")
+    assert sum(preds[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
+    ents = preds[0]["entities"]
+    assert [e["label"] for e in ents] == ["patient", "atrial fibrillation"]
+    assert set(ents[0]) == {"start", "end", "surface", "entity", "label", "link_score", "weight"}
+    assert preds[1]["entities"] == []
+
+    code, out, err = run(capsys, "-q", "evaluate", "--model", str(model_dir), "--data", str(val), "--json")
+    assert code == 0, err
+    scores = json.loads(out)
+    assert scores["n"] == 16 and set(scores) == {"n", "accuracy", "macro_f1", "per_label"}
+    assert set(scores["per_label"]["cardio"]) >= {"precision", "recall", "f1"}
+
+    code, out, err = run(capsys, "-q", "train", "--no-knowledge", "--train", str(train), "--validation", str(val),
+                         "--out", str(tmp_path / "base"), "--backbone", str(tiny_backbone), "--epochs", "1",
+                         "--device", "cpu")
+    assert code == 0, err
+    assert json.loads((tmp_path / "base" / "metrics.json").read_text())["use_knowledge"] is False
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["graph", "stats", "/nonexistent/onto.owl"], "no such file or directory"),
+        (["link", "-o", "/nonexistent.ttl", "--text", "x"], "no such file"),
+        (["predict", "--model", "/nonexistent", "--text", "x"], "not a kgenhance model directory"),
+        (["train", "--train", "a.csv", "--validation", "b.csv", "--out", "o"], "--ontology is required"),
+    ],
+)
+def test_errors_are_one_line_with_exit_2(capsys, args, message):
+    code, out, err = run(capsys, "-q", *args)
+    assert code == 2
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and message in lines[0] and "Traceback" not in err
+
+
+def test_bad_columns_and_backbone_leave_out_untouched(capsys, tiny_ttl, tiny_backbone, tmp_path):
+    data = write_csv(tmp_path / "d.csv", [("a", "x"), ("b", "y")], header=("body", "label"))
+    out_dir = tmp_path / "out"
+    code, _, err = run(capsys, "-q", "train", "--no-knowledge", "--train", str(data), "--validation", str(data),
+                       "--out", str(out_dir), "--backbone", str(tiny_backbone))
+    assert code == 2 and "no column 'text'" in err
+    code, _, err = run(capsys, "-q", "train", "--no-knowledge", "--train", str(data), "--validation", str(data),
+                       "--out", str(out_dir), "--backbone", str(tmp_path / "nope"), "--text-column", "body")
+    assert code == 2 and "no such directory" in err
+    assert not out_dir.exists()
+
+
+def test_console_script_has_no_traceback(tmp_path):
+    exe = Path(sys.executable).with_name("kgenhance")
+    if not exe.exists():
+        pytest.skip("console script not installed")
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("@prefix : <http://e.org/> .\n:a :b")
+    proc = subprocess.run([str(exe), "-q", "graph", "stats", str(bad)], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "bad.ttl" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_public_api_is_exported():
+    import kgenhance
+
+    for name in kgenhance.__all__:
+        assert getattr(kgenhance, name) is not None
+    with pytest.raises(AttributeError):
+        kgenhance.not_a_name  # noqa: B018

@@ -1,0 +1,167 @@
+"""kgenhance.model: the knowledge layer, the classifier, save/load, several backbone families."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgenhance.encode import EntityEmbeddings
+from kgenhance.errors import ModelError
+from kgenhance.link import EntityLinker
+from kgenhance.model import KnowledgeAttention, KnowledgeAwareClassifier, KnowledgeCollator
+
+from conftest import make_tiny_backbone
+
+
+def fake_embeddings(graph, dim=8, seed=0) -> EntityEmbeddings:
+    g = torch.Generator().manual_seed(seed)
+    return EntityEmbeddings(torch.randn(len(graph), dim, generator=g), graph.content_hash)
+
+
+def layer_inputs(b=2, t=6, m=3, c=2, h=16, d=8, mentions=True):
+    torch.manual_seed(0)
+    hidden = torch.randn(b, t, h)
+    mask = torch.ones(b, t, dtype=torch.long)
+    mask[1, 4:] = 0
+    spans = torch.full((b, m, 2), -1)
+    if mentions:
+        spans[0, 0] = torch.tensor([1, 2])
+        spans[0, 1] = torch.tensor([4, 4])
+        spans[1, 0] = torch.tensor([2, 3])
+    cand = torch.randn(b, m, c, d)
+    priors = torch.tensor([0.7, 0.3]).expand(b, m, c).clone()
+    cmask = (spans[..., :1] >= 0).expand(b, m, c).clone()
+    return hidden, mask, spans, cand, priors, cmask
+
+
+def test_knowledge_attention_is_identity_at_init_and_weights_are_shares():
+    layer = KnowledgeAttention(16, 8, 12, num_heads=3, dropout=0.0)
+    hidden, mask, spans, cand, priors, cmask = layer_inputs()
+    out, info = layer(hidden, mask, spans, cand, priors, cmask)
+    torch.testing.assert_close(out, hidden)  # zero-initialised output projection
+    assert info.mention_weights.shape == (2, 3)
+    assert float(info.mention_weights[0, 2].detach()) == 0.0 and float(info.mention_weights[1, 1].detach()) == 0.0  # padding
+    assert bool((info.mention_weights.sum(1) <= 1.0 + 1e-6).all())
+    assert bool((info.mention_weights[0, :2] > 0).all())
+    torch.testing.assert_close(info.candidate_weights[0, 0].sum(), torch.tensor(1.0))
+    assert float(info.candidate_weights[0, 2].sum().detach()) == 0.0
+
+
+def test_knowledge_attention_changes_hidden_once_trained_and_only_on_real_tokens():
+    layer = KnowledgeAttention(16, 8, 12, num_heads=3, dropout=0.0)
+    torch.nn.init.normal_(layer.up.weight)
+    hidden, mask, spans, cand, priors, cmask = layer_inputs()
+    out, _ = layer(hidden, mask, spans, cand, priors, cmask)
+    assert not torch.allclose(out[0], hidden[0])
+    torch.testing.assert_close(out[1, 4:], hidden[1, 4:])  # padding positions untouched
+    loss = out.pow(2).sum()
+    loss.backward()
+    assert layer.entity_proj.weight.grad is not None and layer.entity_proj.weight.grad.abs().sum() > 0
+
+
+def test_candidate_mix_follows_prior_when_similarity_is_equal():
+    layer = KnowledgeAttention(16, 8, 8, num_heads=2, dropout=0.0)
+    with torch.no_grad():
+        layer.candidate_scorer[0].weight.zero_()
+        layer.candidate_scorer[0].weight[:, 1] = 1.0  # only the log prior counts
+        layer.candidate_scorer[0].bias.fill_(10.0)  # keeps ReLU in its linear range
+        layer.candidate_scorer[2].weight.fill_(1.0 / 16)
+        layer.candidate_scorer[2].bias.zero_()
+    hidden, mask, spans, cand, priors, cmask = layer_inputs()
+    _, info = layer(hidden, mask, spans, cand, priors, cmask)
+    psi = info.candidate_weights[0, 0].detach()
+    # logits are log priors: the mix reproduces the linker's 0.7 / 0.3
+    torch.testing.assert_close(psi, torch.tensor([0.7, 0.3]))
+
+
+@pytest.fixture(scope="module")
+def tiny_setup(tiny_graph, tiny_backbone):
+    emb = fake_embeddings(tiny_graph)
+    linker = EntityLinker.from_graph(tiny_graph)
+    return tiny_graph, emb, linker, str(tiny_backbone)
+
+
+def texts():
+    return ["the patient had atrial fibrillation and seizures", "no findings"]
+
+
+def test_knowledge_model_starts_equal_to_baseline(tiny_setup):
+    graph, emb, linker, backbone = tiny_setup
+    torch.manual_seed(5)
+    kmodel = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb)
+    torch.manual_seed(5)
+    base = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], use_knowledge=False)
+    torch.testing.assert_close(kmodel.classifier.weight, base.classifier.weight)
+    kmodel.eval(), base.eval()
+    batch = KnowledgeCollator(kmodel.tokenizer, linker)(texts())
+    assert int((batch.tensors["entity_spans"][0, :, 0] >= 0).sum()) == 3
+    out_k = kmodel(**batch.tensors)
+    out_b = base(**{k: v for k, v in batch.tensors.items() if not k.startswith("entity_")})
+    torch.testing.assert_close(out_k.logits, out_b.logits)
+    assert out_k.mention_weights is not None and out_b.mention_weights is None
+    assert not hasattr(base, "knowledge")
+
+
+def test_entity_table_holds_embeddings_and_is_frozen(tiny_setup):
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb)
+    torch.testing.assert_close(model.entity_embeddings.weight[1:], emb.vectors)
+    assert float(model.entity_embeddings.weight[0].abs().sum()) == 0.0
+    assert not model.entity_embeddings.weight.requires_grad
+
+
+def test_save_reload_same_outputs_and_resources(tiny_setup, tmp_path):
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, knowledge_layer=1).attach(linker=linker)
+    torch.nn.init.normal_(model.knowledge.up.weight, std=0.5)  # make the knowledge layer matter
+    model.eval()
+    before = model.predict(texts(), explain=True)
+    model.save_pretrained(tmp_path / "m")
+    back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+    after = back.predict(texts(), explain=True)
+    assert back.linker is not None and back.config.knowledge_layer == 1
+    for p, q in zip(before, after):
+        assert p.label == q.label
+        for k in p.probabilities:
+            assert p.probabilities[k] == pytest.approx(q.probabilities[k], abs=1e-6)
+        assert [e.to_dict() for e in p.entities] == [e.to_dict() for e in q.entities]
+    assert [e.label for e in after[0].entities] == ["patient", "atrial fibrillation", "seizure"]
+    assert after[1].entities == []
+
+
+def test_attach_rejects_linker_of_another_graph(tiny_setup):
+    graph, emb, linker, backbone = tiny_setup
+    other = EntityEmbeddings(emb.vectors, "0" * 64)
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], other)
+    with pytest.raises(ModelError, match="not the graph"):
+        model.attach(linker=linker)
+
+
+def test_load_errors(tmp_path, tiny_backbone):
+    with pytest.raises(ModelError, match="not a kgenhance model directory"):
+        KnowledgeAwareClassifier.from_pretrained(tmp_path)
+    with pytest.raises(ModelError, match="no such directory"):
+        KnowledgeAwareClassifier.from_backbone(str(tmp_path / "nope"), ["a", "b"], use_knowledge=False)
+
+
+def test_corrupt_weights_refused(tiny_setup, tmp_path):
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb).attach(linker=linker)
+    model.save_pretrained(tmp_path / "m")
+    (tmp_path / "m" / "model.safetensors").write_bytes(b"garbage")
+    with pytest.raises(ModelError):
+        KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+
+
+@pytest.mark.parametrize("model_type", ["roberta", "distilbert"])
+def test_other_backbone_families(tiny_setup, tmp_path, model_type):
+    graph, emb, linker, _ = tiny_setup
+    backbone = make_tiny_backbone(tmp_path / model_type, model_type)
+    model = KnowledgeAwareClassifier.from_backbone(str(backbone), ["a", "b"], emb).attach(linker=linker)
+    torch.nn.init.normal_(model.knowledge.up.weight, std=0.5)
+    batch = KnowledgeCollator(model.tokenizer, linker)(texts(), labels=[0, 1])
+    batch.tensors.pop("token_type_ids", None)
+    out = model(**batch.tensors)
+    out.loss.backward()
+    assert out.mention_weights is not None and float(out.mention_weights[0].sum()) > 0
+    assert model.knowledge.down.weight.grad is not None

@@ -1,0 +1,114 @@
+"""kgenhance.train: data loading, overfit → save → reload → same predictions, LoRA, metrics."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from kgenhance.encode import EncoderConfig
+from kgenhance.errors import ConfigError, DataError
+from kgenhance.model import KnowledgeAwareClassifier
+from kgenhance.train import TrainingConfig, classification_metrics, load_examples, train_classifier
+
+from conftest import write_csv
+
+FAST = dict(epochs=25, batch_size=8, learning_rate=2e-3, head_learning_rate=5e-3, warmup_ratio=0.0, device="cpu")
+
+
+def test_load_examples_columns_and_errors(tmp_path):
+    path = write_csv(tmp_path / "d.csv", [("a text", "x"), ("multi\nline, \"quoted\"", "y")], header=("body", "cls"))
+    ex = load_examples(path, "body", "cls")
+    assert ex.texts == ["a text", 'multi\nline, "quoted"'] and ex.labels == ["x", "y"]
+    with pytest.raises(DataError, match="no column 'text'"):
+        load_examples(path)
+    with pytest.raises(DataError, match="no such file"):
+        load_examples(tmp_path / "missing.csv")
+    (tmp_path / "e.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        load_examples(tmp_path / "e.csv")
+    jl = tmp_path / "d.jsonl"
+    jl.write_text('{"text": "one", "label": 1}\n{"text": "two", "label": 0}\n')
+    assert load_examples(jl).labels == ["1", "0"]
+    assert len(load_examples([{"text": "a", "label": "x"}] * 10).subset(3, seed=0)) == 3
+
+
+def test_metrics_by_hand():
+    m = classification_metrics(["a", "a", "b", "b"], ["a", "b", "b", "b"])
+    assert m["accuracy"] == 0.75
+    assert m["per_label"]["a"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.8) / 2)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_graph, tiny_backbone, tiny_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "model"
+    train, val = tiny_data
+    result = train_classifier(
+        train, val, out, graph=tiny_graph, backbone=str(tiny_backbone),
+        config=TrainingConfig(**FAST, seed=3),
+        encoder_config=EncoderConfig(dim=16, epochs=10, eval_every=5, negatives=8, device="cpu"),
+        progress=False,
+    )
+    return result, out
+
+
+def test_overfit_save_reload_same_predictions(trained, tiny_data):
+    result, out = trained
+    assert result.metrics["accuracy"] == 1.0, result.metrics["history"]
+    texts = load_examples(tiny_data[1]).texts
+    before = result.model.predict(texts, explain=True)
+    back = KnowledgeAwareClassifier.from_pretrained(out)
+    after = back.predict(texts, explain=True)
+    assert [p.label for p in before] == [p.label for p in after]
+    for p, q in zip(before, after):
+        assert max(abs(p.probabilities[k] - q.probabilities[k]) for k in p.probabilities) < 1e-5
+        assert [e.weight for e in p.entities] == pytest.approx([e.weight for e in q.entities], abs=1e-5)
+    assert any(p.entities for p in after)
+
+
+def test_metrics_file(trained):
+    result, out = trained
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["accuracy"] == result.metrics["accuracy"]
+    assert saved["use_knowledge"] is True and saved["best_epoch"] >= 1
+    assert len(saved["history"]) == FAST["epochs"]
+    assert saved["linking"]["train"]["texts_with_mentions"] == 1.0
+    assert saved["entity_encoder"]["entities"] > 0
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json",
+                                                "knowledge_graph.kg", "linker.json", "metrics.json"}
+
+
+def test_baseline_and_lora(tiny_backbone, tiny_data, tiny_graph, tmp_path):
+    train, val = tiny_data
+    base = train_classifier(train, val, tmp_path / "base", use_knowledge=False, backbone=str(tiny_backbone),
+                            config=TrainingConfig(**{**FAST, "epochs": 3}), progress=False)
+    assert not hasattr(base.model, "knowledge")
+    assert base.metrics["parameters"]["trainable"] == base.metrics["parameters"]["total"]
+    assert base.metrics["parameters"]["encoder_trainable"] == base.metrics["parameters"]["encoder"]
+    lora = train_classifier(
+        train, val, tmp_path / "lora", graph=tiny_graph, backbone=str(tiny_backbone),
+        config=TrainingConfig(**{**FAST, "epochs": 3}, lora=True, lora_r=4),
+        encoder_config=EncoderConfig(dim=16, epochs=2, eval_every=1, negatives=8, device="cpu"), progress=False,
+    )
+    params = lora.metrics["parameters"]
+    # only the adapters train inside the encoder (rank 4 on query/value of 2 layers: 4 * (32 + 32) * 4)
+    assert params["encoder_trainable"] == 4 * 4 * (32 + 32)
+    assert params["encoder_trainable"] < params["encoder"] / 10
+    reloaded = KnowledgeAwareClassifier.from_pretrained(tmp_path / "lora")
+    assert not any("lora" in n for n, _ in reloaded.named_parameters())  # merged into the base weights
+    texts = load_examples(val).texts
+    assert [p.label for p in reloaded.predict(texts)] == [p.label for p in lora.model.predict(texts)]
+
+
+def test_failed_training_leaves_out_dir_untouched(tiny_backbone, tmp_path):
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous model")
+    bad = write_csv(tmp_path / "bad.csv", [("only one label", "x"), ("still one", "x")])
+    with pytest.raises(DataError, match="two distinct labels"):
+        train_classifier(bad, bad, out, use_knowledge=False, backbone=str(tiny_backbone), progress=False)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    with pytest.raises(ConfigError, match="needs a graph"):
+        train_classifier(bad, bad, out, backbone=str(tiny_backbone), progress=False)
