@@ -1,4 +1,4 @@
-"""The examples run as written (slow: they fine-tune MiniLM on the bundled data)."""
+"""The examples and the demo run as written (slow: they fine-tune MiniLM on the bundled data)."""
 
 from __future__ import annotations
 
@@ -10,37 +10,36 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+KGENHANCE = Path(sys.executable).with_name("kgenhance")
+
+
+def run(cmd: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    """Run a command with progress bars off; fail the test with its stderr if it fails."""
+    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=1800,
+                          env={**os.environ, "TQDM_DISABLE": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
 
 
 @pytest.mark.slow
 def test_python_quickstart():
-    proc = subprocess.run([sys.executable, "examples/quickstart.py"], cwd=ROOT, capture_output=True, text=True,
-                          timeout=1800, env={**os.environ, "TQDM_DISABLE": "1"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "'seizures' -> Seizure" in proc.stdout
-    assert "validation accuracy" in proc.stdout
+    out = run([sys.executable, "examples/quickstart.py"]).stdout
+    assert "'seizures' -> Seizure" in out
+    assert "validation accuracy" in out
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not KGENHANCE.exists(), reason="console script not installed")
 def test_cli_quickstart(tmp_path):
-    exe = Path(sys.executable).with_name("kgenhance")
-    if not exe.exists():
-        pytest.skip("console script not installed")
-    proc = subprocess.run(["bash", "examples/cli_quickstart.sh", str(tmp_path / "run")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=1800, env={**os.environ, "TQDM_DISABLE": "1"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = run(["bash", "examples/cli_quickstart.sh", str(tmp_path / "run")]).stdout
     assert (tmp_path / "run" / "model" / "model.safetensors").is_file()
-    assert "accuracy" in proc.stdout
+    assert "accuracy" in out
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(not KGENHANCE.exists(), reason="console script not installed")
 def test_demo_runs(tmp_path):
-    exe = Path(sys.executable).with_name("kgenhance")
-    if not exe.exists():
-        pytest.skip("console script not installed")
-    proc = subprocess.run([str(exe), "demo", "--out", str(tmp_path / "demo"), "--train-samples", "120",
-                           "--eval-samples", "60", "--epochs", "1"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=1800, env={**os.environ, "TQDM_DISABLE": "1"})
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "difference" in proc.stdout and "Three explained predictions" in proc.stdout
+    out = run([str(KGENHANCE), "demo", "--out", str(tmp_path / "demo"), "--train-samples", "120",
+               "--eval-samples", "60", "--epochs", "1"], cwd=tmp_path).stdout
+    assert "difference" in out and "Three explained predictions" in out
     assert (tmp_path / "demo" / "knowledge" / "knowledge_graph.kg").is_file()
