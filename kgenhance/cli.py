@@ -34,6 +34,18 @@ _state = {"quiet": False}
 
 OntologyOpt = typer.Option(..., "--ontology", "-o", help="Ontology file or directory (repeatable).")
 ExcludeOpt = typer.Option(None, "--exclude-branch", help="IRI whose whole subtree is never linked (repeatable).")
+AliasesOpt = typer.Option(None, "--aliases", help="TSV of extra names: 'name<TAB>entity IRI' per line.")
+FuzzyOpt = typer.Option(False, "--fuzzy", help="Add character n-gram candidates for spans that miss the dictionary.")
+ContextOpt = typer.Option(False, "--context", help="Re-rank ambiguous mentions by sentence/definition similarity.")
+MinScoreOpt = typer.Option(0.0, "--min-score", help="Drop mentions scored below this (0-1).")
+
+
+def _with_aliases(graph, aliases: Optional[Path]):
+    if aliases is None:
+        return graph
+    from .link import add_aliases, read_aliases
+
+    return add_aliases(graph, read_aliases(aliases))
 
 
 def _version(value: bool) -> None:
@@ -122,6 +134,12 @@ def link(
     candidates: bool = typer.Option(False, "--candidates", help="Include every candidate entity with its score."),
     overlapping: bool = typer.Option(False, "--overlapping", help="Keep nested mentions, not only the longest."),
     exclude_branch: Optional[List[str]] = ExcludeOpt,
+    aliases: Optional[Path] = AliasesOpt,
+    fuzzy: bool = FuzzyOpt,
+    context: bool = ContextOpt,
+    min_score: float = MinScoreOpt,
+    report: bool = typer.Option(False, "--report", help="Print corpus diagnostics instead of the mentions."),
+    n_process: int = typer.Option(1, "--n-process", help="Worker processes for large inputs."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
 ) -> None:
     """Find ontology entities in texts.
@@ -131,9 +149,26 @@ def link(
     from .link import EntityLinker
 
     texts = _texts(text, input_file, text_column)
-    graph = _load(ontology, no_cache)
-    linker = EntityLinker.from_graph(graph, overlapping=overlapping, exclude_branches=tuple(exclude_branch or ()))
-    results = [{"text": t, "mentions": [m.to_dict(candidates) for m in linker.link(t)]} for t in texts]
+    graph = _with_aliases(_load(ontology, no_cache), aliases)
+    linker = EntityLinker.from_graph(
+        graph,
+        overlapping=overlapping,
+        exclude_branches=tuple(exclude_branch or ()),
+        fuzzy=fuzzy,
+        context=context,
+        min_score=min_score,
+    )
+    if report:
+        rep = linker.report(texts)
+        if as_json:
+            _print_json(rep.to_dict())
+        else:
+            typer.echo(rep.format())
+        return
+    results = [
+        {"text": t, "mentions": [m.to_dict(candidates) for m in ms]}
+        for t, ms in zip(texts, linker.link_batch(texts, n_process=n_process))
+    ]
     if as_json:
         _print_json(results)
         return
@@ -193,6 +228,10 @@ def train(
     embeddings: Optional[Path] = typer.Option(None, help="Entity embeddings from `kgenhance encode` (default: train them now)."),
     encoder_epochs: int = typer.Option(30, help="GNN epochs when embeddings are trained here."),
     exclude_branch: Optional[List[str]] = ExcludeOpt,
+    aliases: Optional[Path] = AliasesOpt,
+    fuzzy: bool = FuzzyOpt,
+    context: bool = ContextOpt,
+    min_score: float = MinScoreOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """Fine-tune a knowledge-aware (or baseline) classifier.
@@ -209,7 +248,7 @@ def train(
     if not no_knowledge:
         if not ontology:
             raise ConfigError("--ontology is required unless --no-knowledge is given")
-        graph = _load(ontology)
+        graph = _with_aliases(_load(ontology), aliases)
         if embeddings is not None:
             emb = EntityEmbeddings.load(embeddings, graph)
     cfg = TrainingConfig(
@@ -234,7 +273,9 @@ def train(
         use_knowledge=not no_knowledge,
         backbone=backbone,
         config=cfg,
-        linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ())),
+        linker_config=LinkerConfig(
+            exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score
+        ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed),
         progress=_progress(),
     )

@@ -47,7 +47,7 @@ def test_longest_match_wins_and_overlapping_keeps_nested(tiny_graph, linker):
 
 
 def test_no_match_inside_words(linker):
-    assert linker.link("heartbeat and diseases-free patientsxx") == []
+    assert linker.link("heartbeat and diseasefree patientsxx") == []
 
 
 def test_short_names_need_their_case(linker):
@@ -101,8 +101,8 @@ def test_graph_without_names_is_an_error():
 
 def test_tokenize_offsets():
     tt = tokenize("Crohn's  disease")
-    assert tt.tokens == ["crohn", "s", "disease"]
-    assert (tt.starts, tt.ends) == ([0, 6, 9], [5, 7, 16])
+    assert tt.tokens == ["crohn", "disease"]  # the possessive 's is dropped
+    assert (tt.starts, tt.ends) == ([0, 9], [5, 16])
 
 
 def test_align_to_word_pieces(tiny_backbone, linker):

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import multiprocessing
+import os
+from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
 from typing import Iterable
 
+import numpy as np
+
 from ..errors import ConfigError
 from ..graph.model import KnowledgeGraph
-from .lexicon import Lexicon
-from .normalize import tokenize
+from .abbreviations import find_abbreviations, short_form_occurrences
+from .lexicon import Lexicon, LexiconEntry
+from .normalize import STOP_WORDS, TokenizedText, ensure_text, head_block, tokenize
+
+# How a mention was found; earlier kinds win ties between spans that are equally long.
+MATCH_KINDS = ("abbreviation", "exact", "lemma", "fuzzy")
 
 
 @dataclass(frozen=True)
@@ -32,13 +42,14 @@ class Mention:
     label: str
     score: float
     candidates: list[Candidate] = field(default_factory=list)
+    match: str = "exact"  # one of MATCH_KINDS
 
     @property
     def entity_id(self) -> int:
         return self.candidates[0].entity_id if self.candidates else -1
 
     def to_dict(self, candidates: bool = False) -> dict:
-        """The JSON form: start, end, surface, entity, label, score (and candidates if asked)."""
+        """The JSON form: start, end, surface, entity, label, score (plus match and candidates if asked)."""
         d = {
             "start": self.start,
             "end": self.end,
@@ -48,6 +59,7 @@ class Mention:
             "score": round(self.score, 4),
         }
         if candidates:
+            d["match"] = self.match
             d["candidates"] = [
                 {"entity": c.entity, "label": c.label, "score": round(c.score, 4)} for c in self.candidates
             ]
@@ -58,12 +70,25 @@ class Mention:
 class LinkerConfig:
     """Settings of an `EntityLinker` (saved with models so prediction links the same way)."""
 
-    max_candidates: int = 4
+    max_candidates: int = 5
     min_score: float = 0.0
-    overlapping: bool = False
+    overlapping: bool = False  # keep nested mentions ("small cell lung cancer" and "lung cancer")
     entity_kinds: tuple[str, ...] = ("class", "individual", "other")
     case_sensitive_max_length: int = 3
     exclude_branches: tuple[str, ...] = ()  # IRIs whose whole subtree is never linked
+    lemmatize: bool = True  # match inflected forms ("seizures" → "seizure")
+    lemma_quality: float = 0.9  # score factor of a lemma-only match
+    abbreviations: bool = True  # in-text definitions: "atrial fibrillation (AF) … AF"
+    abbreviation_quality: float = 0.9
+    fuzzy: bool = False  # character n-gram candidates for spans that miss the dictionary
+    fuzzy_threshold: float = 0.8  # minimum cosine similarity of a fuzzy candidate
+    fuzzy_max_tokens: int = 5
+    fuzzy_extra_tokens: int = 0  # a fuzzy name may have this many more words than the span
+    context: bool = False  # re-rank ambiguous mentions by sentence ↔ label+definition similarity
+    context_mode: str = "static"  # "static" (word-piece embeddings) or "contextual" (full encoder)
+    context_weight: float = 0.5
+    backbone: str | None = None  # encoder for context similarity; None = the default MiniLM
+    cache: bool = True  # keep the normalised lexicon in the kgenhance cache
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -79,92 +104,338 @@ class LinkerConfig:
                 known[name] = tuple(known[name])
         return cls(**known)
 
+    def validate(self) -> None:
+        """Raise `ConfigError` naming the first setting out of range."""
+        if self.max_candidates < 1:
+            raise ConfigError("max_candidates must be at least 1")
+        if self.min_score < 0:
+            raise ConfigError(f"min_score must not be negative, not {self.min_score}")
+        for name in ("lemma_quality", "abbreviation_quality", "fuzzy_threshold", "context_weight"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} must be between 0 and 1, not {value}")
+        if self.fuzzy_max_tokens < 1:
+            raise ConfigError("fuzzy_max_tokens must be at least 1")
+        if self.context_mode not in ("static", "contextual"):
+            raise ConfigError(f"context_mode must be 'static' or 'contextual', not {self.context_mode!r}")
+
+
+@dataclass
+class _Match:
+    first: int  # token indices, inclusive
+    last: int
+    start: int  # character offsets
+    end: int
+    match: str
+    quality: float
+    entries: tuple[LexiconEntry, ...]
+
+    @property
+    def order(self) -> tuple:
+        return (self.start, -(self.end - self.start), MATCH_KINDS.index(self.match), -self.quality)
+
 
 class EntityLinker:
-    """Dictionary linker over a graph's labels and synonyms.
+    """Ontology-built entity linker: dictionary, lemma, abbreviation and fuzzy matching.
 
-    Text and names are normalised the same way (Unicode NFKC, case folding, punctuation
-    and hyphens as spaces); an Aho–Corasick automaton finds every name on token
-    boundaries in one pass; the longest leftmost matches win unless `overlapping`.
-    Names shared by several entities keep all of them as candidates, ranked by the kind of
-    name (label > exact synonym > abbreviation > related > broad/narrow) and the entity's
-    degree in the graph.
+    Text and names are normalised the same way (`kgenhance.link.normalize`); an
+    Aho–Corasick automaton over lemma keys finds every name on token boundaries in one
+    pass. In-text abbreviation definitions link their short forms to the long form's
+    entity; spans that miss the dictionary may get character n-gram candidates (`fuzzy`);
+    ambiguous names keep every entity as a candidate, ranked by the kind of name (label >
+    exact synonym > abbreviation > related > broad/narrow), the entity's degree in the
+    graph and, with `context`, the similarity of the sentence to each candidate's label
+    and definition. The longest leftmost mentions win unless `overlapping`.
     """
 
     def __init__(self, graph: KnowledgeGraph, config: LinkerConfig | None = None, **overrides):
         cfg = config or LinkerConfig()
         if overrides:
+            unknown = set(overrides) - set(LinkerConfig.__dataclass_fields__)
+            if unknown:
+                raise ConfigError(f"unknown linker setting(s): {', '.join(sorted(unknown))}")
             cfg = LinkerConfig.from_dict({**cfg.to_dict(), **overrides})
-        if cfg.max_candidates < 1:
-            raise ConfigError("max_candidates must be at least 1")
+        cfg.validate()
         self.graph = graph
         self.config = cfg
+        cache = None
+        if cfg.cache:
+            from ..graph.cache import cache_dir
+
+            cache = cache_dir() / "lexicons"
         self.lexicon = Lexicon(
             graph,
             entity_kinds=cfg.entity_kinds,
             case_sensitive_max_length=cfg.case_sensitive_max_length,
             exclude_branches=cfg.exclude_branches,
+            cache_dir=cache,
         )
+        self._fuzzy = None
+        self._context = None
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph, **settings) -> "EntityLinker":
         """A linker over every labelled class, individual and untyped entity of `graph`."""
         return cls(graph, **settings)
 
-    def link(self, text: str) -> list[Mention]:
+    @property
+    def fuzzy_index(self):
+        """The character n-gram index (built on first use)."""
+        if self._fuzzy is None:
+            from .fuzzy import FuzzyIndex
+
+            self._fuzzy = FuzzyIndex(self.lexicon)
+        return self._fuzzy
+
+    @property
+    def context_encoder(self):
+        """The sentence/entity encoder used by `context` re-ranking (loaded on first use)."""
+        if self._context is None:
+            from .context import ContextEncoder
+
+            self._context = ContextEncoder(self.graph, self.config.backbone, self.config.context_mode)
+        return self._context
+
+    # ------------------------------------------------------------------ linking
+    def link(self, text: str | bytes) -> list[Mention]:
         """The mentions of entities in `text`, in text order."""
-        if not isinstance(text, str):
-            raise ConfigError(f"link() takes a string, not {type(text).__name__}")
+        text = ensure_text(text)
         tt = tokenize(text)
         if not tt.tokens:
             return []
-        key = tt.key()
-        start_at, end_at, pos = {}, {}, 1
-        for i, tok in enumerate(tt.tokens):
-            start_at[pos] = i
-            end_at[pos + len(tok)] = i
-            pos += len(tok) + 1
-        found: list[tuple[int, int, str]] = []
+        cfg = self.config
+        matches = self._dictionary_matches(text, tt)
+        if cfg.abbreviations and "(" in text:
+            matches = self._abbreviation_matches(text, tt, matches)
+        matches.sort(key=lambda m: m.order)
+        chosen = self._resolve_overlaps(matches)
+        if cfg.fuzzy:
+            chosen = sorted(chosen + self._fuzzy_matches(tt, chosen), key=lambda m: m.order)
+        mentions = [self._mention(text, m) for m in chosen]
+        mentions = [m for m in mentions if m is not None]
+        if cfg.context and mentions:
+            self._rerank_by_context(text, mentions)
+        return [m for m in mentions if m.score >= cfg.min_score]
+
+    def _dictionary_matches(self, text: str, tt: TokenizedText) -> list[_Match]:
         lex = self.lexicon
-        for end_idx, name in lex.automaton.iter(key):
-            first = start_at[end_idx - len(name) + 2]
-            last = end_at[end_idx]
-            found.append((first, last, name))
-        if not found:
+        lemmatized = self.config.lemmatize
+        key = tt.key(lemmatized=lemmatized)
+        automaton = lex.automaton if lemmatized else lex.exact_automaton
+        hits = list(automaton.iter(key))
+        if not hits:
             return []
-        found.sort(key=lambda m: (m[0], -(m[1] - m[0]), m[2]))
-        mentions: list[Mention] = []
-        covered_until = -1
-        for first, last, name in found:
-            if not self.config.overlapping and first <= covered_until:
+        ends = tt.token_ends_in_key(lemmatized=lemmatized)
+        found = []
+        for end_idx, name in hits:
+            first = bisect_right(ends, end_idx - len(name) + 1)
+            last = bisect_left(ends, end_idx)
+            exact = tt.span_key(first, last) if lemmatized else name
+            entries = lex.entries.get(exact)
+            if entries is not None:
+                kind, quality = "exact", 1.0
+            elif lemmatized:
+                entries, kind, quality = lex.lemma_entries[name], "lemma", self.config.lemma_quality
+            else:
                 continue
-            mention = self._mention(text, tt.starts[first], tt.ends[last], name)
-            if mention is None:
+            start, end = tt.starts[first], tt.ends[last]
+            if lex.needs_case(name):
+                surface = text[start:end]
+                entries = tuple(e for e in entries if surface in e.forms or surface.rstrip("s") in e.forms)
+                if not entries:
+                    continue
+            found.append(_Match(first, last, start, end, kind, quality, entries))
+        return found
+
+    def _abbreviation_matches(self, text: str, tt: TokenizedText, matches: list[_Match]) -> list[_Match]:
+        """Short forms defined in the text take their long form's entities; others are blocked.
+
+        Each occurrence of a short form belongs to the closest definition before it.
+        """
+        definitions = find_abbreviations(text)
+        if not definitions:
+            return matches
+        by_end: dict[int, list[_Match]] = {}
+        for m in matches:
+            by_end.setdefault(m.end, []).append(m)
+        by_short: dict[str, list[tuple[int, tuple[LexiconEntry, ...]]]] = {}
+        for d in definitions:
+            entries: tuple[LexiconEntry, ...] = ()
+            inside = [m for m in by_end.get(d.long_end, ()) if m.start >= d.long_start]
+            if inside:
+                best = min(inside, key=lambda m: m.start)
+                # the match must cover most of the long form ("heart failure" in "congestive
+                # heart failure" is fine; "failure" alone is not)
+                if (best.end - best.start) >= 0.5 * (d.long_end - d.long_start):
+                    entries = best.entries
+            by_short.setdefault(d.short, []).append((d.short_start, entries))
+        blocked: set[tuple[int, int]] = set()
+        added: list[_Match] = []
+        quality = self.config.abbreviation_quality
+        for short, defs in by_short.items():
+            starts = [s for s, _ in defs]
+            for s, e in short_form_occurrences(text, short, starts[0]):
+                entries = defs[bisect_right(starts, s) - 1][1]
+                blocked.add((s, e))
+                if entries:
+                    first = bisect_left(tt.starts, s)
+                    last = bisect_left(tt.ends, e)
+                    if first <= last < len(tt.tokens):
+                        added.append(_Match(first, last, tt.starts[first], tt.ends[last], "abbreviation", quality, entries))
+        kept = [m for m in matches if (m.start, m.end) not in blocked]
+        return kept + added
+
+    def _resolve_overlaps(self, matches: list[_Match]) -> list[_Match]:
+        if self.config.overlapping:
+            seen, out = set(), []
+            for m in matches:  # one mention per span: the best kind
+                if (m.start, m.end) not in seen:
+                    seen.add((m.start, m.end))
+                    out.append(m)
+            return out
+        chosen, covered_until = [], -1
+        for m in matches:
+            if m.first > covered_until:
+                chosen.append(m)
+                covered_until = m.last
+        return chosen
+
+    def _fuzzy_matches(self, tt: TokenizedText, chosen: list[_Match]) -> list[_Match]:
+        """Character n-gram candidates for spans of uncovered tokens ending in a known head word."""
+        covered = np.zeros(len(tt.tokens), dtype=bool)
+        for m in chosen:
+            covered[m.first : m.last + 1] = True
+        index = self.fuzzy_index
+        queries, spans = [], []
+        toks = tt.tokens
+        for i, tok in enumerate(toks):
+            if covered[i] or len(tok) < 4 or not tok.isalpha() or tok in STOP_WORDS:
                 continue
-            mentions.append(mention)
-            covered_until = max(covered_until, last)
-        return mentions
+            head = head_block(tok)
+            if not index.has_head(head):
+                continue
+            for j in range(i, max(-1, i - self.config.fuzzy_max_tokens), -1):
+                if covered[j] or not toks[j].isalnum():
+                    break
+                if toks[j] in STOP_WORDS:
+                    continue
+                queries.append((" ".join(toks[j : i + 1]), head))
+                spans.append((j, i))
+        if not queries:
+            return []
+        best: dict[int, tuple[float, int, str]] = {}
+        for (j, i), hits in zip(spans, index.search_all(queries, k=1, extra_tokens=self.config.fuzzy_extra_tokens)):
+            if hits and hits[0].score >= self.config.fuzzy_threshold:
+                cand = (hits[0].score, i - j, hits[0].key)
+                if i not in best or cand[:2] > best[i][:2]:
+                    best[i] = (cand[0], j, cand[2])
+        out: list[_Match] = []
+        taken = np.zeros(len(toks), dtype=bool)
+        for i, (score, j, key) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+            if taken[j : i + 1].any():
+                continue
+            taken[j : i + 1] = True
+            out.append(_Match(j, i, tt.starts[j], tt.ends[i], "fuzzy", score, self.lexicon.entries[key]))
+        return out
 
-    def link_batch(self, texts: Iterable[str]) -> list[list[Mention]]:
-        """`link` for every text."""
-        return [self.link(t) for t in texts]
-
-    def _mention(self, text: str, start: int, end: int, name: str) -> Mention | None:
-        entries = self.lexicon.entries[name]
-        surface = text[start:end]
-        if self.lexicon.needs_case(name):
-            entries = tuple(e for e in entries if surface in e.forms)
-            if not entries:
-                return None
-            total = sum(e.prior for e in entries)
-        else:
-            total = 1.0
+    def _mention(self, text: str, m: _Match) -> Mention | None:
+        entries = m.entries[: self.config.max_candidates]
+        total = sum(e.prior for e in m.entries)
         ents = self.graph.entities
         cands = [
             Candidate(ents[e.entity_id].iri, ents[e.entity_id].display_label, e.prior / total, e.entity_id)
-            for e in entries[: self.config.max_candidates]
+            for e in entries
         ]
         best = cands[0]
-        if best.score < self.config.min_score:
-            return None
-        return Mention(start, end, surface, best.entity, best.label, best.score, cands)
+        return Mention(m.start, m.end, text[m.start : m.end], best.entity, best.label, m.quality * best.score, cands, m.match)
+
+    def _rerank_by_context(self, text: str, mentions: list[Mention]) -> None:
+        """Mix each ambiguous mention's priors with softmax(context similarity / 0.05)."""
+        from .context import sentence_around
+
+        ambiguous = [m for m in mentions if len(m.candidates) > 1]
+        if not ambiguous:
+            return
+        enc = self.context_encoder
+        sentences = [sentence_around(text, m.start, m.end) for m in ambiguous]
+        unique = sorted(set(sentences))
+        sent_vec = dict(zip(unique, enc.embed(unique)))
+        for m, s in zip(ambiguous, sentences):
+            quality = m.score / m.candidates[0].score if m.candidates[0].score > 0 else 1.0
+            m.candidates = self._mix(m.candidates, sent_vec[s])
+            best = m.candidates[0]
+            m.entity, m.label, m.score = best.entity, best.label, quality * best.score
+
+    def _mix(self, cands: list[Candidate], sentence_vector: np.ndarray) -> list[Candidate]:
+        w = self.config.context_weight
+        vecs = self.context_encoder.entity_vectors([c.entity_id for c in cands])
+        sims = vecs @ sentence_vector / 0.05
+        sims = np.exp(sims - sims.max())
+        sims /= sims.sum()
+        total = sum(c.score for c in cands) or 1.0
+        mixed = [
+            Candidate(c.entity, c.label, (1 - w) * c.score / total + w * float(s), c.entity_id)
+            for c, s in zip(cands, sims)
+        ]
+        return sorted(mixed, key=lambda c: (-c.score, c.entity_id))
+
+    # ------------------------------------------------------------------ other entry points
+    def candidates(self, surface: str, k: int = 5, context: str | None = None) -> list[Candidate]:
+        """The `k` best entities for a given span: dictionary, lemma, then fuzzy; re-ranked by `context`."""
+        tt = tokenize(ensure_text(surface))
+        if not tt.tokens:
+            return []
+        lex = self.lexicon
+        entries = lex.entries.get(tt.key()) or lex.lemma_entries.get(tt.key(lemmatized=True))
+        if not entries:
+            toks = tt.tokens
+            head = head_block(toks[-1])
+            hits = self.fuzzy_index.search(" ".join(toks), head, k=k) if self.fuzzy_index.has_head(head) else []
+            pooled: dict[int, float] = {}
+            for h in hits:
+                for e in lex.entries[h.key]:
+                    pooled[e.entity_id] = max(pooled.get(e.entity_id, 0.0), h.score * e.prior)
+            entries = tuple(
+                LexiconEntry(eid, "fuzzy", p, ()) for eid, p in sorted(pooled.items(), key=lambda kv: (-kv[1], kv[0]))
+            )
+            if not entries:
+                return []
+        total = sum(e.prior for e in entries)
+        ents = self.graph.entities
+        cands = [
+            Candidate(ents[e.entity_id].iri, ents[e.entity_id].display_label, e.prior / total, e.entity_id)
+            for e in entries
+        ]
+        if context is not None and len(cands) > 1:
+            cands = self._mix(cands, self.context_encoder.embed([context])[0])
+        return cands[:k]
+
+    def link_batch(self, texts: Iterable[str], n_process: int = 1, chunksize: int = 64) -> list[list[Mention]]:
+        """`link` for every text; with ``n_process > 1`` the texts are shared out over forked processes."""
+        texts = list(texts)
+        if n_process < 1:
+            raise ConfigError("n_process must be at least 1")
+        n_process = min(n_process, os.cpu_count() or 1, max(1, math.ceil(len(texts) / chunksize)))
+        if n_process == 1 or "fork" not in multiprocessing.get_all_start_methods():
+            return [self.link(t) for t in texts]
+        global _WORKER_LINKER
+        _WORKER_LINKER = self
+        try:
+            with multiprocessing.get_context("fork").Pool(n_process) as pool:
+                return pool.map(_link_in_worker, texts, chunksize=chunksize)
+        finally:
+            _WORKER_LINKER = None
+
+    def report(self, texts: Iterable[str], top: int = 20):
+        """Coverage, mentions per text, ambiguity and the most frequent unlinked phrases of a corpus."""
+        from .report import build_report
+
+        return build_report(self, list(texts), top=top)
+
+
+_WORKER_LINKER: EntityLinker | None = None
+
+
+def _link_in_worker(text: str) -> list[Mention]:
+    assert _WORKER_LINKER is not None
+    return _WORKER_LINKER.link(text)
