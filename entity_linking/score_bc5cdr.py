@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--systems",
         default="naive,rapidfuzz,exact,kgenhance,fuzzy,context",
-        help="comma-separated: naive, rapidfuzz, exact, kgenhance, fuzzy, context",
+        help="comma-separated: naive, rapidfuzz, exact, kgenhance, fuzzy, context, contextual",
     )
     ap.add_argument("--fuzzy-threshold", type=float, default=None)
     ap.add_argument("--json", help="also write the results to this file")
@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         "kgenhance": {},
         "fuzzy": dict(fuzzy=True, **fuzzy_kw),
         "context": dict(fuzzy=True, context=True, **fuzzy_kw),
+        "contextual": dict(fuzzy=True, context=True, context_mode="contextual", **fuzzy_kw),
     }
     print(f"{'system':<12}{'span P/R/F1':>24}{'strict(all) P/R/F1':>26}{'strict(linkable) P/R/F1':>28}"
           f"{'acc@1':>8}{'acc@5':>8}{'sec':>8}")
@@ -262,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
         elif name in configs:
             linker = EntityLinker.from_graph(graph, **configs[name])
             preds = linker_predictions(linker, docs)
-            acc = accuracy_at_k(linker, docs, mesh, use_context=name == "context")
+            acc = accuracy_at_k(linker, docs, mesh, use_context=name in ("context", "contextual"))
         else:
             ap.error(f"unknown system {name!r}")
         seconds = time.perf_counter() - t0

@@ -26,22 +26,40 @@ class FuzzyHit:
 
 
 class FuzzyIndex:
-    """Character n-gram TF-IDF vectors of every name, blocked by head word and length."""
+    """Character n-gram TF-IDF vectors of every name, blocked by head word (and word count)."""
 
-    def __init__(self, lexicon: Lexicon, ngram: int = 3):
-        keys = list(lexicon.entries)
+    def __init__(self, lexicon: Lexicon, ngram: int = 3, memo_size: int = 200_000):
         self.vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(ngram, ngram), dtype=np.float32)
-        matrix = self.vectorizer.fit_transform([k.strip() for k in keys]).tocsr()
-        row_of = {k: i for i, k in enumerate(keys)}
-        self.blocks = {}
-        for head, names in lexicon.head_blocks.items():
-            rows = [row_of[k] for k in names]
-            lengths = np.array([k.count(" ") - 1 for k in names], dtype=np.int32)
-            self.blocks[head] = (matrix[rows].T.tocsc(), names, lengths)
+        names: list[str] = []
+        block_of: list[int] = []
+        self.block_id: dict[str, int] = {}
+        self.block_rows: list[np.ndarray] = []
+        self.block_lengths: list[frozenset[int]] = []
+        for head, keys in lexicon.head_blocks.items():
+            b = len(self.block_rows)
+            self.block_id[head] = b
+            self.block_rows.append(np.arange(len(names), len(names) + len(keys)))
+            self.block_lengths.append(frozenset(k.count(" ") - 1 for k in keys))
+            names.extend(keys)
+            block_of.extend([b] * len(keys))
+        self.names = names
+        self.matrix = self.vectorizer.fit_transform([k.strip() for k in names]).tocsr()
+        self.block_of = np.asarray(block_of, dtype=np.int32)
+        self.lengths = np.asarray([k.count(" ") - 1 for k in names], dtype=np.int32)
+        self._memo: dict[tuple[str, str, int | None, int], list[FuzzyHit]] = {}
+        self._memo_size = memo_size
 
     def has_head(self, head: str) -> bool:
         """True when some name's last word starts like this (see `normalize.head_block`)."""
-        return head in self.blocks
+        return head in self.block_id
+
+    def has_length(self, head: str, words: int, extra_tokens: int = 0) -> bool:
+        """True when the head's block holds a name of `words` to `words + extra_tokens` words."""
+        b = self.block_id.get(head)
+        if b is None:
+            return False
+        lengths = self.block_lengths[b]
+        return any(n in lengths for n in range(words, words + extra_tokens + 1))
 
     def search_all(
         self, queries: list[tuple[str, str]], k: int = 5, extra_tokens: int | None = None
@@ -49,25 +67,40 @@ class FuzzyIndex:
         """For each ``(query text, head block)``, the `k` most similar names of its block, best first.
 
         With `extra_tokens`, only names with as many words as the query, or up to
-        `extra_tokens` more, are considered; names with fewer words never are.
+        `extra_tokens` more, are considered; names with fewer words never are. All
+        queries are scored in one sparse product; answers are memoised.
         """
-        if not queries:
-            return []
-        vectors = self.vectorizer.transform([q for q, _ in queries]).tocsr()
-        results: list[list[FuzzyHit]] = []
+        results: list[list[FuzzyHit] | None] = []
+        todo: dict[tuple[str, str, int | None, int], list[int]] = {}
         for i, (query, head) in enumerate(queries):
-            block = self.blocks.get(head)
-            if block is None:
-                results.append([])
-                continue
-            matrix, names, lengths = block
-            sims = (vectors[i] @ matrix).toarray().ravel()
+            key = (query, head, extra_tokens, k)
+            hit = self._memo.get(key)
+            if hit is None and head in self.block_id:
+                todo.setdefault(key, []).append(i)
+            results.append(hit if hit is not None else [])
+        if todo:
+            keys = list(todo)
+            blocks = np.array([self.block_id[h] for _, h, _, _ in keys], dtype=np.int32)
+            wanted = np.unique(blocks)
+            cols = np.concatenate([self.block_rows[b] for b in wanted])
+            vectors = self.vectorizer.transform([q for q, _, _, _ in keys])
+            sims = (vectors @ self.matrix[cols].T).toarray()
+            sims *= self.block_of[cols][None, :] == blocks[:, None]
             if extra_tokens is not None:
-                n = query.count(" ") + 1
-                sims[(lengths < n) | (lengths > n + extra_tokens)] = 0.0
-            top = np.argsort(-sims, kind="stable")[:k]
-            results.append([FuzzyHit(names[j], float(sims[j])) for j in top if sims[j] > 0])
-        return results
+                words = np.array([q.count(" ") + 1 for q, _, _, _ in keys], dtype=np.int32)[:, None]
+                lengths = self.lengths[cols][None, :]
+                sims *= (lengths >= words) & (lengths <= words + extra_tokens)
+            kk = min(k, sims.shape[1])
+            top = np.argpartition(-sims, kk - 1, axis=1)[:, :kk]
+            if len(self._memo) > self._memo_size:
+                self._memo.clear()
+            for row, key in enumerate(keys):
+                order = top[row][np.argsort(-sims[row, top[row]], kind="stable")]
+                hits = [FuzzyHit(self.names[cols[j]], float(sims[row, j])) for j in order if sims[row, j] > 0]
+                self._memo[key] = hits
+                for i in todo[key]:
+                    results[i] = hits
+        return results  # type: ignore[return-value]
 
     def search(self, query: str, head: str, k: int = 5, extra_tokens: int | None = None) -> list[FuzzyHit]:
         """The `k` names most similar to `query` (normalised tokens joined by spaces) in its block."""

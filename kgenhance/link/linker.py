@@ -81,7 +81,7 @@ class LinkerConfig:
     abbreviations: bool = True  # in-text definitions: "atrial fibrillation (AF) … AF"
     abbreviation_quality: float = 0.9
     fuzzy: bool = False  # character n-gram candidates for spans that miss the dictionary
-    fuzzy_threshold: float = 0.8  # minimum cosine similarity of a fuzzy candidate
+    fuzzy_threshold: float = 0.9  # minimum cosine similarity (0.9 best of 0.8/0.85/0.9/0.95 on BC5CDR train)
     fuzzy_max_tokens: int = 5
     fuzzy_extra_tokens: int = 0  # a fuzzy name may have this many more words than the span
     context: bool = False  # re-rank ambiguous mentions by sentence ↔ label+definition similarity
@@ -306,6 +306,7 @@ class EntityLinker:
         for m in chosen:
             covered[m.first : m.last + 1] = True
         index = self.fuzzy_index
+        extra = self.config.fuzzy_extra_tokens
         queries, spans = [], []
         toks = tt.tokens
         for i, tok in enumerate(toks):
@@ -317,7 +318,7 @@ class EntityLinker:
             for j in range(i, max(-1, i - self.config.fuzzy_max_tokens), -1):
                 if covered[j] or not toks[j].isalnum():
                     break
-                if toks[j] in STOP_WORDS:
+                if toks[j] in STOP_WORDS or not index.has_length(head, i - j + 1, extra):
                     continue
                 queries.append((" ".join(toks[j : i + 1]), head))
                 spans.append((j, i))
