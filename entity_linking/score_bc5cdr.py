@@ -46,6 +46,8 @@ SPLITS = {
     "dev": HERE / "data/bc5cdr/CDR_DevelopmentSet.PubTator.txt",
 }
 DOID = HERE.parent / "graphs/doid/doid_2016-09-01.obo"
+HPO = HERE.parent / "graphs/hpo/hp.obo"
+DOID_NS = "http://purl.obolibrary.org/obo/DOID_"
 _WORD = re.compile(r"\w+")
 
 
@@ -57,17 +59,31 @@ def parse_slice(spec: str | None) -> slice:
 
 
 class MeshIndex:
-    """DOID entity id ↔ MeSH ids."""
+    """Entity id ↔ MeSH ids.
+
+    An entity's MeSH ids are its own ``MESH:`` xrefs plus, for an entity without any
+    (an HPO term when HPO is loaded beside DOID), those of the entities that share one of
+    its UMLS CUIs: the UMLS is the standard bridge between the two vocabularies.
+    """
 
     def __init__(self, graph):
         self.mesh_of: dict[int, set[str]] = {}
         self.entities_of: dict[str, list[int]] = {}
+        by_cui: dict[str, set[str]] = {}
         for i, e in enumerate(graph.entities):
             ids = {x.split(":", 1)[1] for x in e.xrefs if x.upper().startswith(("MESH:", "MSH:"))}
             if ids:
                 self.mesh_of[i] = ids
                 for m in ids:
                     self.entities_of.setdefault(m, []).append(i)
+                for x in e.xrefs:
+                    if x.upper().startswith("UMLS"):
+                        by_cui.setdefault(x.split(":", 1)[1], set()).update(ids)
+        for i, e in enumerate(graph.entities):
+            if i not in self.mesh_of:
+                bridged = set().union(*(by_cui.get(x.split(":", 1)[1], set()) for x in e.xrefs if x.upper().startswith("UMLS")))
+                if bridged:
+                    self.mesh_of[i] = bridged
 
     def linkable(self, ids) -> bool:
         return any(m in self.entities_of for m in ids)
@@ -199,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--split", choices=sorted(SPLITS), default="dev")
     ap.add_argument("--docs", help="slice of documents to score, e.g. 250: (default all)")
-    ap.add_argument("--ontology", default=str(DOID))
+    ap.add_argument("--ontology", nargs="+", default=[str(DOID)], help="ontology files (default: DOID 2016)")
     ap.add_argument("--aliases-from", choices=sorted(SPLITS), help="add this split's annotated disease names")
     ap.add_argument("--alias-docs", help="slice of the alias split's documents, e.g. :250")
     ap.add_argument(
@@ -208,11 +224,18 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated: naive, rapidfuzz, exact, kgenhance, fuzzy, context, contextual",
     )
     ap.add_argument("--fuzzy-threshold", type=float, default=None)
+    ap.add_argument(
+        "--with-hpo",
+        action="store_true",
+        help="also load the bundled HPO (phenotype branch only) for vocabulary; DOID terms are preferred",
+    )
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args(argv)
 
     docs = read_pubtator(SPLITS[args.split])[parse_slice(args.docs)]
-    graph = load_graph(args.ontology)
+    if args.with_hpo:
+        args.ontology = [*args.ontology, str(HPO)]
+    graph = load_graph(*args.ontology)
     mesh = MeshIndex(graph)
     gold = [m for d in docs for m in d.mentions if m.type == "Disease"]
     linkable = sum(1 for m in gold if mesh.linkable(m.ids))
@@ -241,13 +264,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aliases: {len(set(pairs))} (name, DOID term) pairs from {args.aliases_from} ({len(alias_docs)} documents)")
 
     systems = [s.strip() for s in args.systems.split(",") if s.strip()]
-    fuzzy_kw = {} if args.fuzzy_threshold is None else {"fuzzy_threshold": args.fuzzy_threshold}
+    common = {} if args.fuzzy_threshold is None else {"fuzzy_threshold": args.fuzzy_threshold}
+    if args.with_hpo:
+        from kgenhance.demo import HPO_NON_PHENOTYPE_BRANCHES
+
+        common.update(prefer_namespaces=(DOID_NS,), exclude_branches=HPO_NON_PHENOTYPE_BRANCHES)
     configs = {
-        "exact": dict(lemmatize=False, abbreviations=False),
-        "kgenhance": {},
-        "fuzzy": dict(fuzzy=True, **fuzzy_kw),
-        "context": dict(fuzzy=True, context=True, **fuzzy_kw),
-        "contextual": dict(fuzzy=True, context=True, context_mode="contextual", **fuzzy_kw),
+        "exact": dict(lemmatize=False, abbreviations=False, **common),
+        "kgenhance": dict(common),
+        "fuzzy": dict(fuzzy=True, **common),
+        "context": dict(fuzzy=True, context=True, **common),
+        "contextual": dict(fuzzy=True, context=True, context_mode="contextual", **common),
     }
     print(f"{'system':<12}{'span P/R/F1':>24}{'strict(all) P/R/F1':>26}{'strict(linkable) P/R/F1':>28}"
           f"{'acc@1':>8}{'acc@5':>8}{'sec':>8}")

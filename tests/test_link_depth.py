@@ -286,3 +286,19 @@ def test_bad_settings_are_named(tiny_graph):
         EntityLinker.from_graph(tiny_graph, fuzzy_threshold=1.5)
     with pytest.raises(KGEnhanceError, match="unknown linker setting"):
         EntityLinker.from_graph(tiny_graph, fuzy=True)
+
+
+def test_prefer_namespaces_when_ontologies_share_names():
+    ents = [
+        Entity("http://a.org/Seizure", "seizure"),
+        Entity("http://b.org/Seizures", "seizures", [Synonym("fits", "exact")]),
+    ]
+    g = KnowledgeGraph(ents, [], [])
+    assert EntityLinker.from_graph(g).link("seizures")[0].entity == "http://b.org/Seizures"  # exact name
+    preferring_a = EntityLinker.from_graph(g, prefer_namespaces=("http://a.org/",))
+    (m,) = preferring_a.link("seizures")
+    assert m.entity == "http://a.org/Seizure" and m.match == "exact"
+    assert [c.entity for c in m.candidates] == ["http://a.org/Seizure", "http://b.org/Seizures"]
+    assert abs(sum(c.score for c in m.candidates) - 1.0) < 1e-6
+    assert preferring_a.link("fits")[0].entity == "http://b.org/Seizures"  # no competitor: unchanged
+    assert preferring_a.candidates("seizures")[0].entity == "http://a.org/Seizure"

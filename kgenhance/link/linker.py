@@ -89,17 +89,21 @@ class LinkerConfig:
     context_weight: float = 0.5
     backbone: str | None = None  # encoder for context similarity; None = the default MiniLM
     cache: bool = True  # keep the normalised lexicon in the kgenhance cache
+    # IRI prefixes, most preferred first: when one name belongs to entities of several
+    # ontologies (e.g. DOID and HPO loaded together), each step down this list costs ×0.1
+    prefer_namespaces: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["entity_kinds"] = list(self.entity_kinds)
         d["exclude_branches"] = list(self.exclude_branches)
+        d["prefer_namespaces"] = list(self.prefer_namespaces)
         return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "LinkerConfig":
         known = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
-        for name in ("entity_kinds", "exclude_branches"):
+        for name in ("entity_kinds", "exclude_branches", "prefer_namespaces"):
             if name in known:
                 known[name] = tuple(known[name])
         return cls(**known)
@@ -234,6 +238,10 @@ class EntityLinker:
             entries = lex.entries.get(exact)
             if entries is not None:
                 kind, quality = "exact", 1.0
+                if lemmatized and self.config.prefer_namespaces:
+                    # every entity named by a variant of this name competes, so that a
+                    # preferred ontology's "seizure" beats another's exact "seizures"
+                    entries = lex.lemma_entries[name]
             elif lemmatized:
                 entries, kind, quality = lex.lemma_entries[name], "lemma", self.config.lemma_quality
             else:
@@ -339,14 +347,27 @@ class EntityLinker:
             out.append(_Match(j, i, tt.starts[j], tt.ends[i], "fuzzy", score, self.lexicon.entries[key]))
         return out
 
-    def _mention(self, text: str, m: _Match) -> Mention | None:
-        entries = m.entries[: self.config.max_candidates]
-        total = sum(e.prior for e in m.entries)
+    def _ranked(self, entries: tuple[LexiconEntry, ...], limit: int | None = None) -> list[Candidate]:
+        """Candidates with probabilities: priors, re-weighted by `prefer_namespaces`, best first."""
         ents = self.graph.entities
+        prefs = self.config.prefer_namespaces
+        weights = [e.prior for e in entries]
+        if prefs and len(entries) > 1:
+            for i, e in enumerate(entries):
+                iri = ents[e.entity_id].iri
+                rank = next((r for r, p in enumerate(prefs) if iri.startswith(p)), len(prefs))
+                weights[i] *= 0.1**rank
+        total = sum(weights) or 1.0
         cands = [
-            Candidate(ents[e.entity_id].iri, ents[e.entity_id].display_label, e.prior / total, e.entity_id)
-            for e in entries
+            Candidate(ents[e.entity_id].iri, ents[e.entity_id].display_label, w / total, e.entity_id)
+            for e, w in zip(entries, weights)
         ]
+        if prefs:
+            cands.sort(key=lambda c: (-c.score, c.entity_id))
+        return cands[: limit or self.config.max_candidates]
+
+    def _mention(self, text: str, m: _Match) -> Mention | None:
+        cands = self._ranked(m.entries)
         best = cands[0]
         return Mention(m.start, m.end, text[m.start : m.end], best.entity, best.label, m.quality * best.score, cands, m.match)
 
@@ -387,7 +408,9 @@ class EntityLinker:
         if not tt.tokens:
             return []
         lex = self.lexicon
-        entries = lex.entries.get(tt.key()) or lex.lemma_entries.get(tt.key(lemmatized=True))
+        entries = lex.entries.get(tt.key())
+        if not entries or self.config.prefer_namespaces:
+            entries = lex.lemma_entries.get(tt.key(lemmatized=True)) or entries
         if not entries:
             toks = tt.tokens
             head = head_block(toks[-1])
@@ -401,12 +424,7 @@ class EntityLinker:
             )
             if not entries:
                 return []
-        total = sum(e.prior for e in entries)
-        ents = self.graph.entities
-        cands = [
-            Candidate(ents[e.entity_id].iri, ents[e.entity_id].display_label, e.prior / total, e.entity_id)
-            for e in entries
-        ]
+        cands = self._ranked(entries, limit=k)
         if context is not None and len(cands) > 1:
             cands = self._mix(cands, self.context_encoder.embed([context])[0])
         return cands[:k]
