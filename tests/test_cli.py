@@ -143,3 +143,25 @@ def test_public_api_is_exported():
         assert getattr(kgenhance, name) is not None
     with pytest.raises(AttributeError):
         kgenhance.not_a_name  # noqa: B018
+
+
+def test_link_report_aliases_and_options(capsys, tiny_ttl, tmp_path):
+    texts = tmp_path / "texts.txt"
+    texts.write_text("seizures and an irregular heartbeat\nnothing known here\nrenal colic pain\n")
+    code, out, _ = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--input", str(texts), "--report", "--json")
+    assert code == 0
+    rep = json.loads(out)
+    assert rep["texts"] == 3 and rep["mentions"] == 1
+    assert abs(rep["coverage"] - 1 / 3) < 1e-9
+    assert ["irregular heartbeat", 1] in rep["unlinked_phrases"]
+    aliases = tmp_path / "aliases.tsv"
+    aliases.write_text("irregular heartbeat\thttp://example.org/med#Arrhythmia\n")
+    code, out, _ = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--input", str(texts), "--aliases", str(aliases),
+                       "--fuzzy", "--candidates", "--json")
+    assert code == 0
+    first = json.loads(out)[0]["mentions"]
+    assert [m["label"] for m in first] == ["seizure", "arrhythmia"]
+    assert first[1]["match"] == "exact" and first[1]["candidates"][0]["label"] == "arrhythmia"
+    aliases.write_text("only one column\n")
+    code, _, err = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--text", "x", "--aliases", str(aliases))
+    assert code == 2 and "aliases.tsv:1" in err

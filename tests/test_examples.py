@@ -29,6 +29,15 @@ def test_python_quickstart():
 
 
 @pytest.mark.slow
+def test_linking_example():
+    out = run([sys.executable, "examples/linking.py"]).stdout
+    assert "'oesophagitis'                   -> Esophagitis  [exact" in out
+    assert "('atrial fibrilation', 'Atrial fibrillation', 'fuzzy')" in out
+    assert "[('fits', 'Seizure')]" in out
+    assert "most frequent unlinked phrases" in out
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(not KGENHANCE.exists(), reason="console script not installed")
 def test_cli_quickstart(tmp_path):
     out = run(["bash", "examples/cli_quickstart.sh", str(tmp_path / "run")]).stdout

@@ -302,3 +302,11 @@ def test_prefer_namespaces_when_ontologies_share_names():
     assert abs(sum(c.score for c in m.candidates) - 1.0) < 1e-6
     assert preferring_a.link("fits")[0].entity == "http://b.org/Seizures"  # no competitor: unchanged
     assert preferring_a.candidates("seizures")[0].entity == "http://a.org/Seizure"
+
+
+def test_case_rule_follows_the_matched_name():
+    g = KnowledgeGraph([Entity("http://e.org/pet", "PET"), Entity("http://e.org/fit", "seizure")], [], [])
+    linker = EntityLinker.from_graph(add_aliases(g, [("fits", "http://e.org/fit")]))
+    assert spans(linker.link("two fits")) == [("fits", "seizure")]  # 4-letter alias, 3-letter lemma
+    assert spans(linker.link("PETs and PET")) == [("PETs", "PET"), ("PET", "PET")]
+    assert linker.link("our pets and a pet") == []

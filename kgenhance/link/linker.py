@@ -247,7 +247,9 @@ class EntityLinker:
             else:
                 continue
             start, end = tt.starts[first], tt.ends[last]
-            if lex.needs_case(name):
+            # short names ("AF", "PET") must keep their case: an exact match is judged by its
+            # own key, a lemma match by the name's ("pets" is not "PET", "PETs" is)
+            if lex.needs_case(exact if kind == "exact" else name):
                 surface = text[start:end]
                 entries = tuple(e for e in entries if surface in e.forms or surface.rstrip("s") in e.forms)
                 if not entries:
