@@ -303,7 +303,10 @@ def test_directory_with_catalog_follows_and_reports_imports(tmp_path):
         '<?xml version="1.0"?>\n<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">\n'
         '<uri name="http://e.org/base" uri="../lib/base.ttl"/>\n</catalog>\n'
     )
-    g = load_graph(main, cache=False)
+    # lib/ is outside the folder named, so following the catalog there must be allowed
+    assert "http://e.org/Base" not in load_graph(main, cache=False) or \
+        load_graph(main, cache=False).entity("http://e.org/Base").label is None
+    g = load_graph(main, cache=False, allow_outside_imports=True)
     assert g.entity("http://e.org/Base").label == "base thing"
     assert g.unresolved_imports == ["http://e.org/gone"]
     assert len(g.sources) == 2  # the catalog itself is not parsed as RDF

