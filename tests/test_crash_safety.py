@@ -1,0 +1,73 @@
+"""A process killed while kgenhance writes leaves the previous file whole (temp file + rename)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from kgenhance.graph import Entity, KnowledgeGraph
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    from kgenhance.graph import Entity, KnowledgeGraph, Synonym
+    from kgenhance._io import write_json_atomic
+
+    target, kind = sys.argv[1], sys.argv[2]
+    n = 150_000
+    ents = [Entity(f"http://big.org/e{i:07d}", f"entity number {i}", [Synonym(f"synonym {i}")]) for i in range(n)]
+    edges = np.stack([np.arange(n - 1), np.zeros(n - 1, dtype=np.int64), np.arange(1, n)], axis=1)
+    big = KnowledgeGraph(ents, ["http://big.org/rel"], edges)
+    print("ready", flush=True)
+    while True:  # keep rewriting until killed
+        if kind == "graph":
+            big.save(target)
+        else:
+            write_json_atomic(target, {"rows": [[i, str(i) * 20] for i in range(n)]})
+    """
+)
+
+
+def _kill_mid_write(target: Path, kind: str) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target), kind], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.time() + 60
+        # wait until a temporary file beside the target exists: a write is in progress
+        while not any(p.name.startswith(f".{target.name}.") for p in target.parent.iterdir()):
+            assert time.time() < deadline, "the writer never started writing"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("round_", range(2))
+def test_killed_graph_save_keeps_previous_graph(tmp_path, round_):
+    target = tmp_path / "graph.kg"
+    old = KnowledgeGraph([Entity("http://e.org/a", "alpha"), Entity("http://e.org/b", "beta")], [], [])
+    old.save(target)
+    _kill_mid_write(target, "graph")
+    survived = KnowledgeGraph.load(target)  # whole, and either the old or a complete new one
+    assert survived.content_hash in (old.content_hash,) or len(survived) == 150_000
+
+
+def test_killed_json_write_keeps_previous_file(tmp_path):
+    import json
+
+    target = tmp_path / "metrics.json"
+    target.write_text(json.dumps({"old": True}))
+    _kill_mid_write(target, "json")
+    data = json.loads(target.read_text())
+    assert data == {"old": True} or len(data["rows"]) == 150_000
