@@ -335,6 +335,9 @@ def evaluate(
     label_column: str = typer.Option("label", help="Column of labels."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     batch_size: int = typer.Option(64, help="Texts per batch."),
+    allow_unknown_labels: bool = typer.Option(
+        False, "--allow-unknown-labels", help="Count rows whose label the model does not know as wrong."
+    ),
 ) -> None:
     """Score a model on labelled data: accuracy, macro-F1, per-label precision/recall/F1.
 
@@ -346,6 +349,13 @@ def evaluate(
     clf = _load_model(model)
     known = set(clf.config.label2id)
     unknown = sorted(set(examples.labels) - known)
+    if unknown and not allow_unknown_labels:
+        row = next(i for i, lab in enumerate(examples.labels, 1) if lab in unknown)
+        raise DataError(
+            f"{data}: {label_column!r} of data row {row} is {unknown[0]!r}, not one of the model's labels "
+            f"({', '.join(sorted(known))}); {len(unknown)} unknown label(s) in all — "
+            "pass --allow-unknown-labels to count such rows as wrong"
+        )
     if unknown:
         logging.getLogger("kgenhance").warning("labels the model does not know (counted wrong): %s", unknown)
     scores = evaluate_model(clf, examples, batch_size=batch_size, progress=_progress())

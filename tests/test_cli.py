@@ -90,6 +90,14 @@ def test_train_predict_evaluate(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_
     assert scores["n"] == 16 and set(scores) == {"n", "accuracy", "macro_f1", "per_label"}
     assert set(scores["per_label"]["cardio"]) >= {"precision", "recall", "f1"}
 
+    odd = write_csv(tmp_path / "odd.csv", [("atrial fibrillation", "cardio"), ("a rash", "derma")])
+    code, out, err = run(capsys, "-q", "evaluate", "--model", str(model_dir), "--data", str(odd), "--json")
+    assert code == 2 and out == ""
+    assert "odd.csv" in err and "data row 2 is 'derma'" in err and err.count("\n") == 1
+    code, out, err = run(capsys, "-q", "evaluate", "--model", str(model_dir), "--data", str(odd), "--json",
+                         "--allow-unknown-labels")
+    assert code == 0 and json.loads(out)["n"] == 2
+
     code, out, err = run(capsys, "-q", "train", "--no-knowledge", "--train", str(train), "--validation", str(val),
                          "--out", str(tmp_path / "base"), "--backbone", str(tiny_backbone), "--epochs", "1",
                          "--device", "cpu")

@@ -166,3 +166,32 @@ def test_invalid_utf8_in_input_files_names_the_line(tmp_path, name):
     path.write_bytes(bad)
     with pytest.raises(DataError, match=rf"{name}:3: not valid UTF-8"):
         read_texts(path)
+
+
+def test_long_texts_are_read_in_their_window_with_a_warning(tiny_graph, tiny_backbone, caplog):
+    import torch
+
+    from kgenhance.encode import EntityEmbeddings
+    from kgenhance.model import KnowledgeAwareClassifier
+
+    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8, generator=torch.Generator().manual_seed(0)),
+                           tiny_graph.content_hash)
+    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb).attach(
+        linker=EntityLinker.from_graph(tiny_graph))
+    text = "the patient had atrial fibrillation. " + "seizures and more seizures " * 40_000  # ~1 MB
+    calls = []
+    original = model.linker.link
+    model.linker.link = lambda t: calls.append(len(t)) or original(t)
+    try:
+        with caplog.at_level("WARNING", logger="kgenhance"):
+            (pred,) = model.predict([text], explain=True)
+    finally:
+        model.linker.link = original
+    assert calls and max(calls) < 2_000  # only the encoded window was linked, not the 1 MB
+    assert pred.label in model.config.label2id
+    assert "1 of 1 text(s) are longer" in caplog.text
+    assert any(e.surface == "atrial fibrillation" for e in pred.entities)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="kgenhance"):
+        model.predict(["the patient had atrial fibrillation"])
+    assert "longer" not in caplog.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
 
@@ -13,6 +15,8 @@ from .inputs import KnowledgeCollator
 if TYPE_CHECKING:  # pragma: no cover
     from .modeling import KnowledgeAwareClassifier
 
+
+log = logging.getLogger(__name__)
 
 @dataclass
 class EntityEvidence:
@@ -64,6 +68,13 @@ class Prediction:
         }
 
 
+def _max_length(model: "KnowledgeAwareClassifier") -> int:
+    """The training length, never more positions than the encoder has (some have 512, some 64)."""
+    length = int(getattr(model.config, "max_seq_length", 128))
+    positions = getattr(getattr(model.encoder, "config", None), "max_position_embeddings", None)
+    return min(length, int(positions)) if isinstance(positions, int) and positions > 0 else length
+
+
 @torch.no_grad()
 def predict(
     model: "KnowledgeAwareClassifier",
@@ -81,7 +92,7 @@ def predict(
     collator = KnowledgeCollator(
         model.tokenizer,
         model.linker if model.config.use_knowledge else None,
-        max_length=getattr(model.config, "max_seq_length", 128),
+        max_length=_max_length(model),
         max_mentions=model.config.max_mentions,
         max_candidates=model.config.max_candidates,
     )
@@ -137,4 +148,9 @@ def predict(
                 out.append(pred)
     finally:
         model.train(was_training)
+    if collator.truncated:
+        log.warning(
+            "%d of %d text(s) are longer than the model's %d word pieces: only their beginning was read and linked",
+            collator.truncated, collator.seen, collator.max_length,
+        )
     return out

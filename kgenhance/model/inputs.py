@@ -41,6 +41,8 @@ class KnowledgeCollator:
         self.max_length = max_length
         self.max_mentions = max_mentions
         self.max_candidates = max_candidates
+        self.truncated = 0  # texts cut off at max_length so far
+        self.seen = 0
 
     def __call__(
         self, texts: Sequence[str], mentions: Sequence[list[Mention]] | None = None, labels: Sequence[int] | None = None
@@ -58,10 +60,14 @@ class KnowledgeCollator:
         if labels is not None:
             tensors["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
         kept: list[list[Mention]] = [[] for _ in texts]
+        # where each text's encoded window ends: text past it was cut off by truncation
+        window_ends = [max((e for s, e in offs if e > s), default=0) for offs in offsets]
+        self.truncated += sum(1 for t, end in zip(texts, window_ends) if t[end:].strip())
+        self.seen += len(texts)
         if self.linker is None:
             return EncodedBatch(tensors, kept)
-        if mentions is None:
-            mentions = [self.linker.link(t) for t in texts]
+        if mentions is None:  # link only the window the model reads (a 1 MB text costs its first pieces)
+            mentions = [self.linker.link(t[:end]) for t, end in zip(texts, window_ends)]
         rows = []
         for i, (ms, offs) in enumerate(zip(mentions, offsets)):
             spans = align_mentions(ms, offs)

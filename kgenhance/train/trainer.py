@@ -18,6 +18,7 @@ from .._io import atomic_directory, write_json_atomic
 from ..encode import EncoderConfig, EntityEmbeddings, train_entity_encoder
 from ..errors import ConfigError, DataError, ModelError
 from ..graph.model import KnowledgeGraph
+from ..model.explain import _max_length
 from ..link import EntityLinker, LinkerConfig, Mention
 from ..model import KnowledgeAwareClassifier, KnowledgeCollator
 from ..model.backbone import lora_target_pattern
@@ -191,10 +192,11 @@ def train_classifier(
         backbone, labels, embeddings if use_knowledge else None, use_knowledge=use_knowledge, **(model_options or {})
     )
     model.config.max_seq_length = cfg.max_length
+    model.config.max_seq_length = _max_length(model)  # never more positions than the encoder has
     model.attach(linker=linker)
     tokenizer = model.tokenizer
     collator = KnowledgeCollator(
-        tokenizer, linker, cfg.max_length, model.config.max_mentions, model.config.max_candidates
+        tokenizer, linker, model.config.max_seq_length, model.config.max_mentions, model.config.max_candidates
     )
     trainable = _apply_lora(model, cfg) if cfg.lora else model
     trainable.to(device)
