@@ -218,6 +218,9 @@ def train(
     backbone: Optional[str] = typer.Option(None, help="Local Hugging Face encoder directory (default: the bundled all-MiniLM-L6-v2)."),
     no_knowledge: bool = typer.Option(False, "--no-knowledge", help="Train the identical baseline without the knowledge layer."),
     lora: bool = typer.Option(False, "--lora", help="LoRA on the encoder (knowledge layer and head fully trained)."),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue an interrupted run from OUT.checkpoint (same settings and data)."
+    ),
     epochs: int = typer.Option(3, help="Epochs."),
     batch_size: int = typer.Option(16, help="Batch size."),
     max_length: int = typer.Option(128, help="Maximum word pieces per text."),
@@ -262,6 +265,7 @@ def train(
         text_column=text_column,
         label_column=label_column,
         lora=lora,
+        resume=resume,
         device=device,
     )
     result = train_classifier(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import logging
 import platform
 import time
@@ -18,11 +20,12 @@ from .._io import atomic_directory, write_json_atomic
 from ..encode import EncoderConfig, EntityEmbeddings, train_entity_encoder
 from ..errors import ConfigError, DataError, ModelError
 from ..graph.model import KnowledgeGraph
-from ..model.explain import _max_length
 from ..link import EntityLinker, LinkerConfig, Mention
 from ..model import KnowledgeAwareClassifier, KnowledgeCollator
 from ..model.backbone import lora_target_pattern
+from ..model.explain import _max_length
 from ..utils import resolve_device, seed_everything
+from .checkpoint import fingerprint, load_checkpoint, remove_checkpoint, restore_random_state, save_checkpoint
 from .data import Examples, load_examples
 from .metrics import classification_metrics
 
@@ -53,6 +56,8 @@ class TrainingConfig:
     lora_dropout: float = 0.1
     device: str = "auto"
     select_metric: str = "macro_f1"  # the validation score that picks the best epoch
+    resume: bool = False  # continue from the checkpoint of an interrupted run with the same settings
+    checkpoint_dir: str | None = None  # default: "<out_dir>.checkpoint"; kept until the model is saved
 
     def validate(self) -> None:
         for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "lora_r"):
@@ -174,6 +179,21 @@ def train_classifier(
         log.warning("validation labels absent from training (always counted wrong): %s", unknown)
     label2id = {lab: i for i, lab in enumerate(labels)}
     device = resolve_device(cfg.device)
+    ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else (Path(f"{out_dir}.checkpoint") if out_dir else None)
+    run_key = fingerprint({
+        "settings": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "checkpoint_dir")},
+        "use_knowledge": use_knowledge, "backbone": str(backbone), "labels": labels,
+        "data": hashlib.sha256(json.dumps([train_ex.texts, train_ex.labels, val_ex.texts, val_ex.labels]).encode())
+        .hexdigest(),
+        "graph": graph.content_hash if graph is not None and use_knowledge else None,
+        "linker": linker_config.to_dict() if linker_config else None,
+        "encoder": asdict(encoder_config) if encoder_config else None, "model": model_options,
+    })
+    ckpt = load_checkpoint(ckpt_dir, run_key) if cfg.resume and ckpt_dir is not None else None
+    if cfg.resume and ckpt is None:
+        log.info("no checkpoint to resume from%s: starting from epoch 1", f" in {ckpt_dir}" if ckpt_dir else "")
+    if ckpt is not None and ckpt.embeddings_dir is not None and use_knowledge and embeddings is None:
+        embeddings = EntityEmbeddings.load(ckpt.embeddings_dir, graph)
 
     linker = None
     train_mentions: list[list[Mention]] = []
@@ -217,13 +237,22 @@ def train_classifier(
     history: list[dict] = []
     best: dict | None = None
     best_state = None
+    first_epoch = 1
+    if ckpt is not None:
+        trainable.load_state_dict(ckpt.model_state)
+        optimizer.load_state_dict(ckpt.optimizer_state)
+        scheduler.load_state_dict(ckpt.scheduler_state)
+        history, best, best_state = ckpt.history, ckpt.best, ckpt.best_state
+        restore_random_state(ckpt, order_gen)
+        first_epoch = ckpt.epoch + 1
+        log.info("resuming after epoch %d from %s", ckpt.epoch, ckpt_dir)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total_steps, desc=f"fine-tuning ({'knowledge' if use_knowledge else 'no knowledge'})",
-                   unit="step", disable=None)
-    for epoch in range(1, cfg.epochs + 1):
+                   unit="step", disable=None, initial=steps_per_epoch * (first_epoch - 1))
+    for epoch in range(first_epoch, cfg.epochs + 1):
         trainable.train()
         epoch_start = time.perf_counter()
         order = torch.randperm(len(train_ex), generator=order_gen).tolist()
@@ -263,6 +292,10 @@ def train_classifier(
         if best is None or key > (best[cfg.select_metric], best["accuracy"]):
             best = {**scores, "epoch": epoch}
             best_state = copy.deepcopy({k: v.detach().cpu() for k, v in trainable.state_dict().items()})
+        if ckpt_dir is not None and epoch < cfg.epochs:
+            save_checkpoint(ckpt_dir, key=run_key, epoch=epoch, history=history, best=best, model=trainable,
+                            best_state=best_state, optimizer=optimizer, scheduler=scheduler, order_generator=order_gen,
+                            embeddings=embeddings if use_knowledge else None)
     if bar is not None:
         bar.close()
     assert best is not None and best_state is not None
@@ -302,8 +335,12 @@ def train_classifier(
         metrics["linking"] = {"train": _linking_summary(train_mentions), "validation": _linking_summary(val_mentions)}
         metrics["entity_encoder"] = {k: v for k, v in embeddings.metrics.items() if k != "history"}
         metrics["graph"] = {"entities": len(graph), "edges": int(len(graph.edges)), "hash": graph.content_hash}
+    if ckpt is not None:
+        metrics["resumed_after_epoch"] = ckpt.epoch
     if out_dir is not None:
         save_model(model, out_dir, metrics)
+    if ckpt_dir is not None:
+        remove_checkpoint(ckpt_dir)
     return TrainingResult(model, metrics)
 
 
