@@ -84,6 +84,46 @@ def _load(paths: List[Path], no_cache: bool = False, lang: str = "en"):
     return load_graph(*paths, cache=not no_cache, lang=lang, progress=_progress())
 
 
+def _chunks(items, size: int):
+    chunk = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _stream_jsonl(output: Path, text, input_file, text_column: str, size: int, work) -> tuple[int, int]:
+    """Write one JSON line per text to `output` (atomically), reading and processing `size` texts at a time."""
+    from ._io import atomic_path
+    from .train import iter_texts
+
+    if bool(text) == bool(input_file):
+        raise ConfigError("give either --text (repeatable) or --input FILE")
+    source = iter(text) if text else iter_texts(input_file, text_column)
+    n_texts = n_items = 0
+    bar = None
+    if _progress():
+        from tqdm.auto import tqdm
+
+        bar = tqdm(desc="texts", unit="text", disable=None)
+    try:
+        with atomic_path(output) as tmp, tmp.open("w", encoding="utf-8") as fh:
+            for chunk in _chunks(source, size):
+                for record, n in work(chunk):
+                    fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    n_items += n
+                n_texts += len(chunk)
+                if bar is not None:
+                    bar.update(len(chunk))
+    finally:
+        if bar is not None:
+            bar.close()
+    return n_texts, n_items
+
+
 def _texts(text: Optional[List[str]], input_file: Optional[Path], text_column: str) -> list[str]:
     from .train import read_texts
 
@@ -139,6 +179,9 @@ def link(
     context: bool = ContextOpt,
     min_score: float = MinScoreOpt,
     report: bool = typer.Option(False, "--report", help="Print corpus diagnostics instead of the mentions."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", help="Stream results to this JSON Lines file (any input size, bounded memory)."
+    ),
     n_process: int = typer.Option(1, "--n-process", help="Worker processes for large inputs."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
 ) -> None:
@@ -148,7 +191,9 @@ def link(
     """
     from .link import EntityLinker
 
-    texts = _texts(text, input_file, text_column)
+    if output is not None and report:
+        raise ConfigError("--report and --output cannot be combined")
+    texts = _texts(text, input_file, text_column) if output is None else []
     graph = _with_aliases(_load(ontology, no_cache), aliases)
     linker = EntityLinker.from_graph(
         graph,
@@ -158,6 +203,14 @@ def link(
         context=context,
         min_score=min_score,
     )
+    if output is not None:
+        def work(chunk):
+            for t, ms in zip(chunk, linker.link_batch(chunk, n_process=n_process)):
+                yield {"text": t, "mentions": [m.to_dict(candidates) for m in ms]}, len(ms)
+
+        n_texts, n_mentions = _stream_jsonl(output, text, input_file, text_column, 2000, work)
+        typer.echo(f"{n_texts:,} texts, {n_mentions:,} mentions -> {output}", err=True)
+        return
     if report:
         rep = linker.report(texts)
         if as_json:
@@ -294,6 +347,16 @@ def _load_model(path: Path):
     return KnowledgeAwareClassifier.from_pretrained(path)
 
 
+def _prediction_json(p, explain: bool) -> dict:
+    d = p.to_dict()
+    if not explain:
+        d.pop("entities")
+    else:
+        for e in d["entities"]:
+            e.pop("candidates", None)
+    return d
+
+
 @app.command()
 def predict(
     model: Path = typer.Option(..., "--model", "-m", help="Model directory written by `kgenhance train`."),
@@ -303,25 +366,29 @@ def predict(
     explain: bool = typer.Option(False, "--explain", help="List each text's linked entities and their weight in the decision."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     batch_size: int = typer.Option(32, help="Texts per batch."),
+    output: Optional[Path] = typer.Option(
+        None, "--output", help="Stream predictions to this JSON Lines file (any input size, bounded memory)."
+    ),
 ) -> None:
     """Classify texts, optionally with the entities behind each prediction.
 
     Example: kgenhance predict -m runs/med --text "Atrial fibrillation after cardiac surgery." --explain --json
     """
+    if output is not None:
+        clf = _load_model(model)
+
+        def work(chunk):
+            for p in clf.predict(chunk, explain=explain, batch_size=batch_size):
+                yield _prediction_json(p, explain), 1
+
+        n_texts, _ = _stream_jsonl(output, text, input_file, text_column, 1024, work)
+        typer.echo(f"{n_texts:,} predictions -> {output}", err=True)
+        return
     texts = _texts(text, input_file, text_column)
     clf = _load_model(model)
     preds = clf.predict(texts, explain=explain, batch_size=batch_size, progress=_progress() and len(texts) > batch_size)
     if as_json:
-        out = []
-        for p in preds:
-            d = p.to_dict()
-            if not explain:
-                d.pop("entities")
-            else:
-                for e in d["entities"]:
-                    e.pop("candidates", None)
-            out.append(d)
-        _print_json(out)
+        _print_json([_prediction_json(p, explain) for p in preds])
         return
     for p in preds:
         probs = ", ".join(f"{k}: {v:.3f}" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1]))

@@ -84,6 +84,13 @@ def test_train_predict_evaluate(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_
     assert set(ents[0]) == {"start", "end", "surface", "entity", "label", "link_score", "weight"}
     assert preds[1]["entities"] == []
 
+    stream = tmp_path / "preds.jsonl"
+    code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--input", str(val), "--output",
+                         str(stream), "--explain")
+    assert code == 0, err
+    streamed = [json.loads(line) for line in stream.read_text().splitlines()]
+    assert len(streamed) == 16 and set(streamed[0]) == {"text", "label", "probabilities", "entities"}
+
     code, out, err = run(capsys, "-q", "evaluate", "--model", str(model_dir), "--data", str(val), "--json")
     assert code == 0, err
     scores = json.loads(out)
@@ -173,3 +180,40 @@ def test_link_report_aliases_and_options(capsys, tiny_ttl, tmp_path):
     aliases.write_text("only one column\n")
     code, _, err = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--text", "x", "--aliases", str(aliases))
     assert code == 2 and "aliases.tsv:1" in err
+
+
+def test_link_streams_to_jsonl(capsys, tiny_ttl, tmp_path):
+    src = tmp_path / "many.txt"
+    src.write_text("".join(f"case {i}: seizures and atrial fibrillation\n" for i in range(4500)))
+    out_file = tmp_path / "out.jsonl"
+    code, out, err = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--input", str(src), "--output", str(out_file))
+    assert code == 0, err
+    lines = out_file.read_text().splitlines()
+    assert len(lines) == 4500 and "4,500 texts, 9,000 mentions" in err
+    first = json.loads(lines[0])
+    assert first["text"] == "case 0: seizures and atrial fibrillation"
+    assert [m["label"] for m in first["mentions"]] == ["seizure", "atrial fibrillation"]
+    bad = tmp_path / "bad.txt"
+    bad.write_bytes(b"fine\n" * 3000 + b"bad \xff\n")
+    out_file.write_text("previous results\n")
+    code, _, err = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--input", str(bad), "--output", str(out_file))
+    assert code == 2 and "bad.txt:3001: not valid UTF-8" in err
+    assert out_file.read_text() == "previous results\n"  # nothing half-written
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
+
+
+def test_iter_texts_formats(tmp_path):
+    from kgenhance.errors import DataError
+    from kgenhance.train import iter_texts
+
+    (tmp_path / "a.jsonl").write_text('{"text": "one"}\n\n{"text": "two", "x": 1}\n')
+    (tmp_path / "a.csv").write_text('id,text\n1,"multi\nline"\n2,\n3,three\n')
+    (tmp_path / "a.tsv").write_text("text\tlabel\nx y\tl\n")
+    assert list(iter_texts(tmp_path / "a.jsonl")) == ["one", "two"]
+    assert list(iter_texts(tmp_path / "a.csv")) == ["multi\nline", "three"]
+    assert list(iter_texts(tmp_path / "a.tsv")) == ["x y"]
+    (tmp_path / "b.jsonl").write_text('{"text": "one"}\n{"body": "two"}\n')
+    with pytest.raises(DataError, match=r"b.jsonl:2: no 'text' field"):
+        list(iter_texts(tmp_path / "b.jsonl"))
+    with pytest.raises(DataError, match="no 'body' column"):
+        list(iter_texts(tmp_path / "a.csv", "body"))

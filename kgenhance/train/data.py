@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from ..errors import DataError
 
@@ -138,3 +138,55 @@ def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
     if not texts:
         raise DataError(f"{path}: no texts")
     return texts
+
+
+def iter_texts(path: str | Path, text_column: str = "text") -> Iterator[str]:
+    """Texts of a file one at a time, for inputs too large to hold: .txt lines, .jsonl/.csv/.tsv rows.
+
+    Parquet and JSON arrays are read whole (`read_texts`). Blank texts are skipped. A bad
+    line raises `DataError` naming the file and line when it is reached.
+    """
+    import csv
+    import json
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    suffix = path.suffix.lower()
+    if suffix in (".parquet", ".json"):
+        yield from read_texts(path, text_column)
+        return
+    def lines():  # decoded one line at a time, so a bad byte is reported on its own line
+        with path.open("rb") as raw:
+            for n, data in enumerate(raw, 1):
+                try:
+                    yield n, data.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise DataError(
+                        f"{path}:{n}: not valid UTF-8 (byte {data[exc.start:exc.start + 1]!r} at column {exc.start + 1})"
+                    ) from exc
+
+    if suffix == ".jsonl":
+        for lineno, line in lines():
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise DataError(f"{path}:{lineno}: not a JSON object ({str(exc)[:80]})") from exc
+            if not isinstance(row, dict) or text_column not in row:
+                raise DataError(f"{path}:{lineno}: no {text_column!r} field")
+            if str(row[text_column]).strip():
+                yield str(row[text_column])
+    elif suffix in (".csv", ".tsv"):
+        reader = csv.DictReader((line for _, line in lines()), delimiter="\t" if suffix == ".tsv" else ",")
+        if reader.fieldnames is None or text_column not in reader.fieldnames:
+            raise DataError(f"{path}: no {text_column!r} column (columns: {', '.join(reader.fieldnames or [])})")
+        for row in reader:
+            value = row.get(text_column) or ""
+            if value.strip():
+                yield value
+    else:
+        for _, line in lines():
+            if line.strip():
+                yield line.rstrip("\r\n")
