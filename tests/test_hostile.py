@@ -129,26 +129,26 @@ def test_catalog_pointing_outside_the_loaded_folders(tmp_path):
     assert "http://e.org/S" in both
 
 
-def test_subclass_cycles_terminate(tmp_path):
+def cycle_graph(tmp_path, chain: list[tuple[str, str, str | None]]):
+    """A graph of classes (local name, label, parent local name) that may form subClassOf cycles."""
+    lines = [
+        f'<http://e.org/{name}> a owl:Class ; rdfs:label "{label}"'
+        + (f" ; rdfs:subClassOf <http://e.org/{parent}>" if parent else "") + " .\n"
+        for name, label, parent in chain
+    ]
     path = tmp_path / "cycle.ttl"
-    path.write_text(
-        TTL_HEAD + '<http://e.org/A> a owl:Class ; rdfs:label "a" ; rdfs:subClassOf <http://e.org/B> .\n'
-        '<http://e.org/B> a owl:Class ; rdfs:label "b" ; rdfs:subClassOf <http://e.org/C> .\n'
-        '<http://e.org/C> a owl:Class ; rdfs:label "c" ; rdfs:subClassOf <http://e.org/A> .\n'
-    )
-    g = load_graph(path, cache=False)
+    path.write_text(TTL_HEAD + "".join(lines))
+    return load_graph(path, cache=False)
+
+
+def test_subclass_cycles_terminate(tmp_path):
+    g = cycle_graph(tmp_path, [("A", "a", "B"), ("B", "b", "C"), ("C", "c", "A")])
     assert len(g.descendants("http://e.org/A")) == 3
     assert [e.label for e in g.path_to_root("http://e.org/A")] == ["a", "b", "c"]
 
 
 def test_cycle_exclusion_covers_the_whole_cycle(tmp_path):
-    path = tmp_path / "cycle.ttl"
-    path.write_text(
-        TTL_HEAD + '<http://e.org/A> a owl:Class ; rdfs:label "alpha" ; rdfs:subClassOf <http://e.org/B> .\n'
-        '<http://e.org/B> a owl:Class ; rdfs:label "beta" ; rdfs:subClassOf <http://e.org/A> .\n'
-        '<http://e.org/X> a owl:Class ; rdfs:label "xray" .\n'
-    )
-    g = load_graph(path, cache=False)
+    g = cycle_graph(tmp_path, [("A", "alpha", "B"), ("B", "beta", "A"), ("X", "xray", None)])
     linker = EntityLinker.from_graph(g, exclude_branches=("http://e.org/A",))
     assert [m.label for m in linker.link("alpha beta xray")] == ["xray"]
     with pytest.raises(KGEnhanceError, match="no linkable names"):
