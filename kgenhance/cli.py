@@ -378,10 +378,15 @@ def predict(
         clf = _load_model(model)
 
         def work(chunk):
-            for p in clf.predict(chunk, explain=explain, batch_size=batch_size):
-                yield _prediction_json(p, explain), 1
+            for p in clf.predict(chunk, explain=explain, batch_size=batch_size, warn_truncated=False):
+                yield _prediction_json(p, explain), int(p.truncated)
 
-        n_texts, _ = _stream_jsonl(output, text, input_file, text_column, 1024, work)
+        n_texts, n_truncated = _stream_jsonl(output, text, input_file, text_column, 1024, work)
+        if n_truncated:
+            logging.getLogger("kgenhance").warning(
+                "%d of %d text(s) are longer than the model's %d word pieces: only their beginning was read and linked",
+                n_truncated, n_texts, clf.config.max_seq_length,
+            )
         typer.echo(f"{n_texts:,} predictions -> {output}", err=True)
         return
     texts = _texts(text, input_file, text_column)

@@ -71,3 +71,17 @@ def test_killed_json_write_keeps_previous_file(tmp_path):
     _kill_mid_write(target, "json")
     data = json.loads(target.read_text())
     assert data == {"old": True} or len(data["rows"]) == 150_000
+
+
+def test_atomic_writes_get_normal_permissions(tmp_path):
+    from kgenhance._io import atomic_directory, write_json_atomic
+
+    mask = os.umask(0o022)
+    try:
+        write_json_atomic(tmp_path / "a.json", {"x": 1})
+        with atomic_directory(tmp_path / "model") as d:
+            (d / "f.txt").write_text("x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755

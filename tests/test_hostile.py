@@ -189,9 +189,10 @@ def test_long_texts_are_read_in_their_window_with_a_warning(tiny_graph, tiny_bac
         model.linker.link = original
     assert calls and max(calls) < 2_000  # only the encoded window was linked, not the 1 MB
     assert pred.label in model.config.label2id
-    assert "1 of 1 text(s) are longer" in caplog.text
+    assert "1 of 1 text(s) are longer" in caplog.text and pred.truncated
     assert any(e.surface == "atrial fibrillation" for e in pred.entities)
     caplog.clear()
     with caplog.at_level("WARNING", logger="kgenhance"):
-        model.predict(["the patient had atrial fibrillation"])
-    assert "longer" not in caplog.text
+        (short,) = model.predict(["the patient had atrial fibrillation"])
+        model.predict([text], warn_truncated=False)
+    assert "longer" not in caplog.text and not short.truncated

@@ -58,6 +58,7 @@ class Prediction:
     label: str
     probabilities: dict[str, float]
     entities: list[EntityEvidence] = field(default_factory=list)
+    truncated: bool = False  # the text was longer than the model reads (max_seq_length word pieces)
 
     def to_dict(self) -> dict:
         return {
@@ -82,8 +83,13 @@ def predict(
     explain: bool = False,
     batch_size: int = 32,
     progress: bool = False,
+    warn_truncated: bool = True,
 ) -> list[Prediction]:
-    """Run `model` over `texts` in batches (eval mode, on the model's device)."""
+    """Run `model` over `texts` in batches (eval mode, on the model's device).
+
+    Texts longer than the model's window are read (and linked) up to it; `truncated` marks
+    them, and one warning says how many there were unless `warn_truncated` is off.
+    """
     if model.tokenizer is None:
         raise ModelError("the model has no tokenizer attached (load it with from_pretrained or call attach())")
     if model.config.use_knowledge and model.linker is None:
@@ -121,6 +127,7 @@ def predict(
                     text=text,
                     label=id2label[int(p.argmax())],
                     probabilities={id2label[k]: float(p[k]) for k in range(len(p))},
+                    truncated=collator.last_truncated[j],
                 )
                 if explain:
                     for m_idx, mention in enumerate(batch.mentions[j]):
@@ -148,7 +155,7 @@ def predict(
                 out.append(pred)
     finally:
         model.train(was_training)
-    if collator.truncated:
+    if collator.truncated and warn_truncated:
         log.warning(
             "%d of %d text(s) are longer than the model's %d word pieces: only their beginning was read and linked",
             collator.truncated, collator.seen, collator.max_length,

@@ -42,6 +42,7 @@ class KnowledgeCollator:
         self.max_mentions = max_mentions
         self.max_candidates = max_candidates
         self.truncated = 0  # texts cut off at max_length so far
+        self.last_truncated: list[bool] = []  # which texts of the last batch were cut off
         self.seen = 0
 
     def __call__(
@@ -62,7 +63,8 @@ class KnowledgeCollator:
         kept: list[list[Mention]] = [[] for _ in texts]
         # where each text's encoded window ends: text past it was cut off by truncation
         window_ends = [max((e for s, e in offs if e > s), default=0) for offs in offsets]
-        self.truncated += sum(1 for t, end in zip(texts, window_ends) if t[end:].strip())
+        self.last_truncated = [bool(t[end:].strip()) for t, end in zip(texts, window_ends)]
+        self.truncated += sum(self.last_truncated)
         self.seen += len(texts)
         if self.linker is None:
             return EncodedBatch(tensors, kept)

@@ -277,12 +277,19 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
 
     # ------------------------------------------------------------------ inference
     def predict(
-        self, texts: Sequence[str], explain: bool = False, batch_size: int = 32, progress: bool = False
+        self,
+        texts: Sequence[str],
+        explain: bool = False,
+        batch_size: int = 32,
+        progress: bool = False,
+        warn_truncated: bool = True,
     ) -> list["Prediction"]:
         """Label and class probabilities per text; with `explain`, the linked entities and their weights."""
         from .explain import predict
 
-        return predict(self, texts, explain=explain, batch_size=batch_size, progress=progress)
+        return predict(
+            self, texts, explain=explain, batch_size=batch_size, progress=progress, warn_truncated=warn_truncated
+        )
 
 
 def register_auto_classes() -> None:
