@@ -460,15 +460,31 @@ def demo(
 
 
 # ---------------------------------------------------------------------- entry point
+def _terminate_as_interrupt() -> None:
+    """On SIGTERM (kill, a scheduler's timeout) unwind like Ctrl-C, so temporary files are removed."""
+    import signal
+    import threading
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     """Console entry point: runs the app and turns errors into one line on stderr."""
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", message=".*TRANSFORMERS_CACHE.*")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    _terminate_as_interrupt()
     try:
-        app(args=argv, prog_name="kgenhance", standalone_mode=False)
-        return 0
+        # typer turns Ctrl-C (and our SIGTERM) into Exit(130) and, in this mode, returns the code
+        code = app(args=argv, prog_name="kgenhance", standalone_mode=False)
+        if code == 130:
+            print("kgenhance: interrupted", file=sys.stderr)
+        return code if isinstance(code, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:

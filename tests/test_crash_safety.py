@@ -85,3 +85,23 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
         os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+
+
+def test_sigterm_unwinds_and_leaves_no_temporary_files(tmp_path, tiny_ttl):
+    src = tmp_path / "many.txt"
+    src.write_text("seizures and atrial fibrillation\n" * 400_000)
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous\n")
+    kgenhance = Path(sys.executable).with_name("kgenhance")
+    cmd = [str(kgenhance)] if kgenhance.exists() else [sys.executable, "-m", "kgenhance.cli"]
+    proc = subprocess.Popen([*cmd, "-q", "link", "-o", str(tiny_ttl), "--input", str(src), "--output", str(out)],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not any(p.name.startswith(".out.jsonl.") for p in tmp_path.iterdir()):
+        assert time.time() < deadline and proc.poll() is None, "the run never started writing"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert out.read_text() == "previous\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.jsonl")] == []
