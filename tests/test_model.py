@@ -165,3 +165,28 @@ def test_other_backbone_families(tiny_setup, tmp_path, model_type):
     out.loss.backward()
     assert out.mention_weights is not None and float(out.mention_weights[0].sum()) > 0
     assert model.knowledge.down.weight.grad is not None
+
+
+def test_model_directory_problems_are_named(tiny_setup, tmp_path):
+    import json
+
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb).attach(linker=linker)
+    model.save_pretrained(tmp_path / "m")
+    config = tmp_path / "m" / "config.json"
+    raw = json.loads(config.read_text())
+    assert raw["kgenhance_format"] == 1
+    config.write_text(json.dumps({**raw, "kgenhance_format": 99}))
+    with pytest.raises(ModelError, match="newer kgenhance"):
+        KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+    config.write_text(json.dumps({**raw, "model_type": "bert"}))
+    with pytest.raises(ModelError, match="model_type is 'bert'"):
+        KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+    config.write_text("{broken")
+    with pytest.raises(ModelError, match="not readable JSON"):
+        KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+    config.write_text(json.dumps(raw))
+    assert KnowledgeAwareClassifier.from_pretrained(tmp_path / "m").config.kgenhance_format == 1
+    (tmp_path / "m" / "model.safetensors").unlink()
+    with pytest.raises(ModelError, match="model.safetensors is missing"):
+        KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from transformers import AutoConfig, PretrainedConfig
 
+# The layout of a saved model directory; bump when a newer kgenhance could not read an
+# older directory the same way (from_pretrained refuses directories of a newer format).
+MODEL_FORMAT = 1
+
 
 class KnowledgeAwareConfig(PretrainedConfig):
     """Configuration of a `KnowledgeAwareClassifier`.
@@ -39,8 +43,10 @@ class KnowledgeAwareConfig(PretrainedConfig):
         pooling: str = "mean",
         freeze_entity_embeddings: bool = True,
         graph_hash: str | None = None,
+        kgenhance_format: int = MODEL_FORMAT,
         **kwargs,
     ):
+        self.kgenhance_format = kgenhance_format
         self.backbone = dict(backbone or {})
         self.use_knowledge = use_knowledge
         self.knowledge_layer = knowledge_layer

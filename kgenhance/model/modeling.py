@@ -152,6 +152,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             raise ModelError(f"{path}: not a kgenhance model directory (no config.json)")
         if not (path / "model.safetensors").is_file():
             raise ModelError(f"{path}: model.safetensors is missing")
+        _check_model_config(path / "config.json")
         from transformers.utils import logging as hf_logging
 
         kwargs.setdefault("local_files_only", True)
@@ -289,6 +290,25 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
 
         return predict(
             self, texts, explain=explain, batch_size=batch_size, progress=progress, warn_truncated=warn_truncated
+        )
+
+
+def _check_model_config(config_file: Path) -> None:
+    """Refuse a config.json that is not a kgenhance model's, or is of a newer format than this code reads."""
+    from .configuration import MODEL_FORMAT
+
+    try:
+        raw = json.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{config_file}: not readable JSON ({exc})") from exc
+    if not isinstance(raw, dict) or raw.get("model_type") != "kgenhance":
+        found = raw.get("model_type") if isinstance(raw, dict) else None
+        raise ModelError(f"{config_file}: model_type is {found!r}, not 'kgenhance' (is this a plain Hugging Face model?)")
+    fmt = raw.get("kgenhance_format", 1)
+    if not isinstance(fmt, int) or fmt > MODEL_FORMAT:
+        raise ModelError(
+            f"{config_file}: written by a newer kgenhance (model format {fmt}); this version reads format "
+            f"{MODEL_FORMAT} and older — upgrade kgenhance"
         )
 
 
