@@ -196,3 +196,6 @@ def test_long_texts_are_read_in_their_window_with_a_warning(tiny_graph, tiny_bac
         (short,) = model.predict(["the patient had atrial fibrillation"])
         model.predict([text], warn_truncated=False)
     assert "longer" not in caplog.text and not short.truncated
+    empty, blank = model.predict(["", "  \n\t "], explain=True)
+    assert empty.entities == [] and blank.entities == []
+    assert sum(empty.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
