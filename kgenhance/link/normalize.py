@@ -25,9 +25,9 @@ from functools import lru_cache
 from itertools import accumulate
 
 import simplemma
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from ..errors import DataError
+from .stopwords import ENGLISH_STOP_WORDS
 
 _TOKEN = re.compile(r"\w+")
 STOP_WORDS = frozenset(ENGLISH_STOP_WORDS)

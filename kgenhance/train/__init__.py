@@ -1,8 +1,22 @@
-"""Supervised fine-tuning and evaluation of knowledge-aware classifiers."""
+"""Supervised fine-tuning and evaluation of knowledge-aware classifiers.
+
+Reading data (`iter_texts`, `read_texts`, `load_examples`) is imported eagerly and is
+light; the trainer (torch, transformers, peft) loads on first use of its names.
+"""
+
+from importlib import import_module
+from typing import Any
 
 from .data import Examples, iter_texts, load_examples, read_texts
-from .metrics import classification_metrics
-from .trainer import TrainingConfig, TrainingResult, evaluate_model, save_model, train_classifier
+
+_LAZY = {
+    "classification_metrics": ".metrics",
+    "TrainingConfig": ".trainer",
+    "TrainingResult": ".trainer",
+    "evaluate_model": ".trainer",
+    "save_model": ".trainer",
+    "train_classifier": ".trainer",
+}
 
 __all__ = [
     "Examples",
@@ -10,9 +24,17 @@ __all__ = [
     "TrainingResult",
     "classification_metrics",
     "evaluate_model",
-    "load_examples",
     "iter_texts",
+    "load_examples",
     "read_texts",
     "save_model",
     "train_classifier",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
