@@ -199,3 +199,52 @@ def test_long_texts_are_read_in_their_window_with_a_warning(tiny_graph, tiny_bac
     empty, blank = model.predict(["", "  \n\t "], explain=True)
     assert empty.entities == [] and blank.entities == []
     assert sum(empty.probabilities.values()) == pytest.approx(1.0, abs=1e-5)
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on 127.0.0.1 serving tmp_path/www (no outside network is used)."""
+    import functools
+    import http.server
+    import threading
+
+    www = tmp_path / "www"
+    www.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_http_imports_fetched_only_when_allowed(tmp_path, local_server):
+    www, base = local_server
+    (www / "base.ttl").write_text(
+        TTL_HEAD + f"<{base}/base.ttl> a owl:Ontology ; owl:imports <{base}/deeper.owl> .\n"
+        '<http://e.org/Base> a owl:Class ; rdfs:label "base thing" .\n'
+    )
+    (www / "deeper.owl").write_text(
+        '<?xml version="1.0"?>\n' + RDF_HEAD
+        + '<rdf:Description rdf:about="http://e.org/Deep"><rdfs:label>deep thing</rdfs:label></rdf:Description>\n'
+        "</rdf:RDF>\n"
+    )
+    (www / "bomb.rdf").write_text(billion_laughs())
+    main_file = tmp_path / "main.ttl"
+    main_file.write_text(
+        TTL_HEAD + f"<http://e.org/m> a owl:Ontology ; owl:imports <{base}/base.ttl> , <{base}/missing.ttl> ,"
+        f" <{base}/bomb.rdf> .\n"
+        '<http://e.org/M> a owl:Class ; rdfs:label "main thing" ; rdfs:subClassOf <http://e.org/Base> .\n'
+    )
+    offline = load_graph(main_file, cache=False)
+    assert offline.entity("http://e.org/Base").label is None  # referenced, never fetched
+    assert f"{base}/base.ttl" in offline.unresolved_imports
+    online = load_graph(main_file, cache=False, allow_network=True)
+    assert online.entity("http://e.org/Base").label == "base thing"
+    assert online.entity("http://e.org/Deep").label == "deep thing"  # an import of the import
+    assert sorted(online.unresolved_imports) == [f"{base}/bomb.rdf", f"{base}/missing.ttl"]
+    assert f"{base}/base.ttl" in online.sources

@@ -59,8 +59,10 @@ def load_graph(
 
     `owl:imports` are resolved against the files loaded and XML catalogs
     (catalog-v001.xml) beside them; with ``imports="follow"`` a catalogued file that was
-    not named is loaded too. Nothing is fetched from the network; imports that cannot be
-    resolved locally are listed in `graph.unresolved_imports`. A catalog entry pointing
+    not named is loaded too. Nothing is fetched from the network unless `allow_network`:
+    then http(s) imports that no local file provides are downloaded (and theirs), JSON-LD
+    remote contexts are allowed, and the graph cache is bypassed (remote content is not
+    tracked). Imports that cannot be resolved are listed in `graph.unresolved_imports`. A catalog entry pointing
     outside the named directories (or the folders of the named files) is not followed
     unless `allow_outside_imports`; it is listed in `graph.warnings`. With `cache`, a graph
     built before from identical file contents and options is read back instead of re-parsed.
@@ -81,7 +83,7 @@ def load_graph(
     options = {"imports": imports, "lang": lang, "include_deprecated": include_deprecated}
     if allow_outside_imports:
         options["allow_outside_imports"] = True
-    store = GraphCache() if cache else None
+    store = GraphCache() if cache and not allow_network else None
     if store is not None:
         hit = store.get(files, options)
         if hit is not None:
@@ -147,6 +149,9 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
         if bar is not None:
             bar.close()
 
+    fetched: list[str] = []
+    if allow_network and imports == "follow" and rdf_loaded:
+        malformed += _fetch_remote_imports(rdf_graph, fetched)
     warnings: list[str] = []
     for imp in refused:
         msg = f"import {imp} maps to {catalog[imp]}, outside the loaded folders: not followed (allow_outside_imports=True)"
@@ -155,7 +160,7 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
     unresolved: list[str] = []
     if rdf_loaded:
         info = extract_facts(rdf_graph, builder)
-        unresolved = sorted(set(info["imports"]) - set(info["ontologies"]))
+        unresolved = sorted(set(info["imports"]) - set(info["ontologies"]) - set(fetched))
     if malformed:
         msg = f"{malformed} literal(s) had a value malformed for their datatype; their lexical form was kept"
         warnings.append(msg)
@@ -164,7 +169,7 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
         log.info("%d owl:imports could not be resolved locally (not fetched)", len(unresolved))
     graph = builder.build(
         triples=len(rdf_graph) + obo_statements,
-        sources=[str(f.resolve()) for f in loaded],
+        sources=[str(f.resolve()) for f in loaded] + fetched,
         unresolved_imports=unresolved,
         include_deprecated=include_deprecated,
         warnings=warnings,
@@ -173,6 +178,28 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
         raise OntologyError("the ontology has no labelled entities (rdfs:label, skos:prefLabel or OBO name)",
                             str(roots[0]))
     return graph, loaded
+
+
+def _fetch_remote_imports(rdf_graph: rdflib.Graph, fetched: list[str]) -> int:
+    """Download http(s) imports (and theirs) that no local file provides; failures stay unresolved."""
+    from .fetch import fetch_ontology, is_remote
+    from .rdf import parse_rdf_data
+
+    malformed = 0
+    tried: set[str] = set()
+    while True:
+        todo = sorted(i for i in _imports_of(rdf_graph) - _ontologies_of(rdf_graph) if is_remote(i) and i not in tried)
+        if not todo:
+            return malformed
+        for iri in todo:
+            tried.add(iri)
+            try:
+                data, fmt = fetch_ontology(iri)
+                malformed += parse_rdf_data(rdf_graph, data, fmt, iri, iri, allow_network=True)
+                fetched.append(iri)
+                log.info("fetched import %s (%d bytes)", iri, len(data))
+            except OntologyError as exc:
+                log.warning("%s", exc)
 
 
 def _imports_of(g: rdflib.Graph) -> set[str]:

@@ -71,12 +71,19 @@ def parse_rdf_file(graph: rdflib.Graph, path: Path, fmt: str, *, allow_network: 
         data = path.read_bytes()
     except OSError as exc:
         raise OntologyError(f"cannot read file ({exc.strerror or exc})", str(path)) from exc
+    return parse_rdf_data(graph, data, fmt, str(path), path.resolve().as_uri(), allow_network=allow_network)
+
+
+def parse_rdf_data(
+    graph: rdflib.Graph, data: bytes, fmt: str, source: str, public_id: str, *, allow_network: bool = False
+) -> int:
+    """Parse RDF bytes (from a file or a download) into `graph`, after the safety checks; `source` names it."""
     if not data.strip():
-        raise OntologyError("the file is empty", str(path))
+        raise OntologyError("the file is empty", source)
     if fmt == "xml":
-        _check_xml(data, path)
+        _check_xml(data, source)
     if fmt == "json-ld" and not allow_network:
-        _refuse_remote_context(data, path)
+        _refuse_remote_context(data, source)
 
     rdflib_logger = logging.getLogger("rdflib")
     handler = _CountingHandler()
@@ -84,16 +91,16 @@ def parse_rdf_file(graph: rdflib.Graph, path: Path, fmt: str, *, allow_network: 
     rdflib_logger.addHandler(handler)
     rdflib_logger.propagate = False
     try:
-        graph.parse(data=data, format=fmt, publicID=path.resolve().as_uri())
+        graph.parse(data=data, format=fmt, publicID=public_id)
     except Exception as exc:  # rdflib raises many types; all mean "cannot parse this file"
-        raise OntologyError(_parse_message(exc), str(path), _error_line(exc)) from exc
+        raise OntologyError(_parse_message(exc), source, _error_line(exc)) from exc
     finally:
         rdflib_logger.removeHandler(handler)
         rdflib_logger.propagate = old_propagate
     return handler.count
 
 
-def _check_xml(data: bytes, path: Path) -> None:
+def _check_xml(data: bytes, source: str) -> None:
     """Refuse external entities and entity-expansion bombs before rdflib's SAX parser sees the file.
 
     rdflib's parser neither refuses external entities nor stops a "billion laughs"
@@ -102,23 +109,23 @@ def _check_xml(data: bytes, path: Path) -> None:
     """
     head = data[: data.find(b"<rdf:RDF") if b"<rdf:RDF" in data else 65536]
     if _EXTERNAL_ENTITY.search(head):
-        raise OntologyError("the file declares an external XML entity (SYSTEM/PUBLIC); refused for safety", str(path))
+        raise OntologyError("the file declares an external XML entity (SYSTEM/PUBLIC); refused for safety", source)
     try:
         SafeET.fromstring(data, forbid_dtd=False, forbid_entities=False, forbid_external=True)
     except DefusedXmlException as exc:
-        raise OntologyError(f"unsafe XML refused ({type(exc).__name__})", str(path)) from exc
+        raise OntologyError(f"unsafe XML refused ({type(exc).__name__})", source) from exc
     except ParseError as exc:
         line = exc.position[0] if getattr(exc, "position", None) else None
         if "amplification" in str(exc):
-            raise OntologyError("XML entity expansion too large (an entity bomb?); refused", str(path), line) from exc
-        raise OntologyError(f"not well-formed XML ({str(exc).split(':')[0]})", str(path), line) from exc
+            raise OntologyError("XML entity expansion too large (an entity bomb?); refused", source, line) from exc
+        raise OntologyError(f"not well-formed XML ({str(exc).split(':')[0]})", source, line) from exc
 
 
-def _refuse_remote_context(data: bytes, path: Path) -> None:
+def _refuse_remote_context(data: bytes, source: str) -> None:
     try:
         doc = json.loads(data)
     except ValueError as exc:
-        raise OntologyError(f"invalid JSON ({exc.msg})", str(path), getattr(exc, "lineno", None)) from exc
+        raise OntologyError(f"invalid JSON ({exc.msg})", source, getattr(exc, "lineno", None)) from exc
 
     def walk(node: object) -> None:
         if isinstance(node, dict):
@@ -126,7 +133,7 @@ def _refuse_remote_context(data: bytes, path: Path) -> None:
             for c in ctx if isinstance(ctx, list) else [ctx]:
                 if isinstance(c, str) and re.match(r"^[a-zA-Z][\w+.-]*:", c):
                     raise OntologyError(
-                        f"JSON-LD @context {c!r} is remote; pass allow_network=True to fetch it", str(path)
+                        f"JSON-LD @context {c!r} is remote; pass allow_network=True to fetch it", source
                     )
             for v in node.values():
                 walk(v)
