@@ -58,8 +58,16 @@ def _version(value: bool) -> None:
 def _main(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bars or log messages, results only."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    allow_network: bool = typer.Option(
+        False, "--allow-network", help="Fetch http(s) owl:imports and JSON-LD contexts (off: nothing is downloaded)."
+    ),
+    allow_outside_imports: bool = typer.Option(
+        False, "--allow-outside-imports", help="Follow catalog entries that point outside the named folders."
+    ),
 ) -> None:
     _state["quiet"] = quiet
+    _state["allow_network"] = allow_network
+    _state["allow_outside_imports"] = allow_outside_imports
     logging.basicConfig(
         level=logging.WARNING if quiet else logging.INFO, format="%(message)s", stream=sys.stderr, force=True
     )
@@ -81,7 +89,14 @@ def _print_json(obj) -> None:
 def _load(paths: List[Path], no_cache: bool = False, lang: str = "en"):
     from .graph import load_graph
 
-    return load_graph(*paths, cache=not no_cache, lang=lang, progress=_progress())
+    return load_graph(
+        *paths,
+        cache=not no_cache,
+        lang=lang,
+        progress=_progress(),
+        allow_network=bool(_state.get("allow_network")),
+        allow_outside_imports=bool(_state.get("allow_outside_imports")),
+    )
 
 
 def _chunks(items, size: int):

@@ -248,3 +248,20 @@ def test_http_imports_fetched_only_when_allowed(tmp_path, local_server):
     assert online.entity("http://e.org/Deep").label == "deep thing"  # an import of the import
     assert sorted(online.unresolved_imports) == [f"{base}/bomb.rdf", f"{base}/missing.ttl"]
     assert f"{base}/base.ttl" in online.sources
+
+
+def test_cli_network_and_outside_import_switches(tmp_path, local_server, capsys):
+    www, base = local_server
+    (www / "base.ttl").write_text(TTL_HEAD + '<http://e.org/Base> a owl:Class ; rdfs:label "base thing" .\n')
+    main_file = tmp_path / "main.ttl"
+    main_file.write_text(
+        TTL_HEAD + f"<http://e.org/m> a owl:Ontology ; owl:imports <{base}/base.ttl> .\n"
+        '<http://e.org/M> a owl:Class ; rdfs:label "main thing" .\n'
+    )
+    import json as _json
+
+    assert main(["-q", "graph", "stats", str(main_file), "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["unresolved_imports"] == [f"{base}/base.ttl"]
+    assert main(["-q", "--allow-network", "graph", "stats", str(main_file), "--json"]) == 0
+    stats = _json.loads(capsys.readouterr().out)
+    assert stats["unresolved_imports"] == [] and stats["labelled_entities"] == 2
