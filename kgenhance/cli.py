@@ -194,6 +194,7 @@ def link(
     context: bool = ContextOpt,
     min_score: float = MinScoreOpt,
     report: bool = typer.Option(False, "--report", help="Print corpus diagnostics instead of the mentions."),
+    html_out: Optional[Path] = typer.Option(None, "--html", help="Also write a self-contained HTML page of the mentions."),
     output: Optional[Path] = typer.Option(
         None, "--output", help="Stream results to this JSON Lines file (any input size, bounded memory)."
     ),
@@ -233,10 +234,13 @@ def link(
         else:
             typer.echo(rep.format())
         return
-    results = [
-        {"text": t, "mentions": [m.to_dict(candidates) for m in ms]}
-        for t, ms in zip(texts, linker.link_batch(texts, n_process=n_process))
-    ]
+    linked = linker.link_batch(texts, n_process=n_process)
+    if html_out is not None:
+        from .htmlview import mentions_html, write_html
+
+        write_html(html_out, mentions_html(texts, linked, graph))
+        typer.echo(f"HTML view -> {html_out}", err=True)
+    results = [{"text": t, "mentions": [m.to_dict(candidates) for m in ms]} for t, ms in zip(texts, linked)]
     if as_json:
         _print_json(results)
         return
@@ -384,6 +388,9 @@ def predict(
     output: Optional[Path] = typer.Option(
         None, "--output", help="Stream predictions to this JSON Lines file (any input size, bounded memory)."
     ),
+    html_out: Optional[Path] = typer.Option(
+        None, "--html", help="Also write a self-contained HTML page of the predictions (implies --explain)."
+    ),
 ) -> None:
     """Classify texts, optionally with the entities behind each prediction.
 
@@ -406,7 +413,12 @@ def predict(
         return
     texts = _texts(text, input_file, text_column)
     clf = _load_model(model)
-    preds = clf.predict(texts, explain=explain, batch_size=batch_size, progress=_progress() and len(texts) > batch_size)
+    preds = clf.predict(texts, explain=explain or html_out is not None, batch_size=batch_size, progress=_progress() and len(texts) > batch_size)
+    if html_out is not None:
+        from .htmlview import predictions_html, write_html
+
+        write_html(html_out, predictions_html(preds, clf.linker.graph if clf.linker is not None else None))
+        typer.echo(f"HTML view -> {html_out}", err=True)
     if as_json:
         _print_json([_prediction_json(p, explain) for p in preds])
         return

@@ -20,6 +20,20 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def assert_html_view(page: str, text: str, surfaces: list[str]) -> None:
+    """A self-contained page whose <mark>s sit exactly on the given spans of `text`."""
+    import html
+    import re
+
+    assert page.startswith("<!DOCTYPE html>") and "<script" not in page
+    assert not re.search(r'(src|href)="https?://', page)  # no CDN or remote asset
+    marks = re.findall(r'<mark [^>]*data-start="(\d+)" data-end="(\d+)"[^>]*>(.*?)</mark>', page)
+    for start, end, inner in marks:
+        assert html.unescape(inner) == text[int(start):int(end)]
+    assert [text[int(s):int(e)] for s, e, _ in marks] == surfaces
+    assert "&lt;b&gt;" in page  # the text is escaped, not injected
+
+
 def test_version(capsys):
     code, out, _ = run(capsys, "--version")
     assert code == 0 and out.startswith("kgenhance ")
@@ -83,6 +97,13 @@ def test_train_predict_evaluate(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_
     assert [e["label"] for e in ents] == ["patient", "atrial fibrillation"]
     assert set(ents[0]) == {"start", "end", "surface", "entity", "label", "link_score", "weight"}
     assert preds[1]["entities"] == []
+
+    page = tmp_path / "view.html"
+    code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text",
+                         "the patient had atrial fibrillation <b>", "--html", str(page), "--json")
+    assert code == 0, err
+    assert "entities" not in json.loads(out)[0]  # --html alone does not change the JSON contract
+    assert_html_view(page.read_text(), "the patient had atrial fibrillation <b>", ["patient", "atrial fibrillation"])
 
     stream = tmp_path / "preds.jsonl"
     code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--input", str(val), "--output",
@@ -180,6 +201,17 @@ def test_link_report_aliases_and_options(capsys, tiny_ttl, tmp_path):
     aliases.write_text("only one column\n")
     code, _, err = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--text", "x", "--aliases", str(aliases))
     assert code == 2 and "aliases.tsv:1" in err
+
+
+def test_link_html_view(capsys, tiny_ttl, tmp_path):
+    page = tmp_path / "links.html"
+    text = "seizures and atrial fibrillation <b>"
+    code, out, err = run(capsys, "-q", "link", "-o", str(tiny_ttl), "--text", text, "--html", str(page), "--json")
+    assert code == 0, err
+    assert json.loads(out)[0]["mentions"][0]["label"] == "seizure"
+    view = page.read_text()
+    assert_html_view(view, text, ["seizures", "atrial fibrillation"])
+    assert "arrhythmia" in view  # the path to the root is shown (atrial fibrillation → arrhythmia → …)
 
 
 def test_link_streams_to_jsonl(capsys, tiny_ttl, tmp_path):
