@@ -216,7 +216,6 @@ class EntityLinker:
         if cfg.fuzzy:
             chosen = sorted(chosen + self._fuzzy_matches(tt, chosen), key=lambda m: m.order)
         mentions = [self._mention(text, m) for m in chosen]
-        mentions = [m for m in mentions if m is not None]
         if cfg.context and mentions:
             self._rerank_by_context(text, mentions)
         return [m for m in mentions if m.score >= cfg.min_score]
@@ -334,15 +333,17 @@ class EntityLinker:
                 spans.append((j, i))
         if not queries:
             return []
+        # per head word, the best span ending there: highest similarity, then the longest
         best: dict[int, tuple[float, int, str]] = {}
-        for (j, i), hits in zip(spans, index.search_all(queries, k=1, extra_tokens=self.config.fuzzy_extra_tokens)):
+        for (j, i), hits in zip(spans, index.search_all(queries, k=1, extra_tokens=extra)):
             if hits and hits[0].score >= self.config.fuzzy_threshold:
-                cand = (hits[0].score, i - j, hits[0].key)
+                cand = (hits[0].score, i - j + 1, hits[0].key)
                 if i not in best or cand[:2] > best[i][:2]:
-                    best[i] = (cand[0], j, cand[2])
+                    best[i] = cand
         out: list[_Match] = []
         taken = np.zeros(len(toks), dtype=bool)
-        for i, (score, j, key) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+        for i, (score, length, key) in sorted(best.items(), key=lambda kv: -kv[1][0]):
+            j = i - length + 1
             if taken[j : i + 1].any():
                 continue
             taken[j : i + 1] = True
@@ -368,7 +369,7 @@ class EntityLinker:
             cands.sort(key=lambda c: (-c.score, c.entity_id))
         return cands[: limit or self.config.max_candidates]
 
-    def _mention(self, text: str, m: _Match) -> Mention | None:
+    def _mention(self, text: str, m: _Match) -> Mention:
         cands = self._ranked(m.entries)
         best = cands[0]
         return Mention(m.start, m.end, text[m.start : m.end], best.entity, best.label, m.quality * best.score, cands, m.match)
