@@ -126,15 +126,16 @@ def _rows(source: Any) -> Iterable[dict]:
 
 
 def read_texts(path: str | Path, text_column: str = "text") -> list[str]:
-    """Texts to predict on: a CSV/JSONL/Parquet file's text column, or a .txt file's lines."""
+    """Texts to predict on: a CSV/TSV/JSONL/JSON/Parquet file's text column, or a .txt file's lines.
+
+    The same reader as `iter_texts` (blank texts skipped), held in a list.
+    """
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"{path}: no such file")
-    if path.suffix.lower() in _FORMATS:
+    if path.suffix.lower() in (".parquet", ".json"):
         return load_examples(path, text_column=text_column, label_column=None).texts
-    check_utf8(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    texts = [ln for ln in lines if ln.strip()]
+    texts = list(iter_texts(path, text_column))
     if not texts:
         raise DataError(f"{path}: no texts")
     return texts
