@@ -15,6 +15,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from .lexicon import Lexicon
+from .normalize import head_block
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,10 @@ class FuzzyIndex:
         self.block_id: dict[str, int] = {}
         self.block_rows: list[np.ndarray] = []
         self.block_lengths: list[frozenset[int]] = []
-        for head, keys in lexicon.head_blocks.items():
+        head_blocks: dict[str, list[str]] = {}  # names by the first letters of their last word
+        for key in lexicon.entries:
+            head_blocks.setdefault(head_block(key.rsplit(None, 1)[-1]), []).append(key)
+        for head, keys in head_blocks.items():
             b = len(self.block_rows)
             self.block_id[head] = b
             self.block_rows.append(np.arange(len(names), len(names) + len(keys)))

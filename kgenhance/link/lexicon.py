@@ -22,7 +22,7 @@ import numpy as np
 from .._io import atomic_directory
 from ..errors import KGEnhanceError
 from ..graph.model import KnowledgeGraph
-from .normalize import NORMALIZATION_VERSION, head_block, is_stopword_only, lemma, tokenize
+from .normalize import NORMALIZATION_VERSION, is_stopword_only, lemma, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,6 @@ class Lexicon:
         automaton.make_automaton()
         self.automaton = automaton  # over lemma keys
         self._exact_automaton = None
-        # names grouped by the first letters of their last word: the blocks of the fuzzy matcher
-        self.head_blocks: dict[str, list[str]] = defaultdict(list)
-        for key in self.entries:
-            self.head_blocks[head_block(key.rsplit(None, 1)[-1])].append(key)
 
     def _build(self, graph: KnowledgeGraph, entity_kinds: tuple[str, ...], excluded: set[int]):
         names: dict[str, dict[int, tuple[str, set[str]]]] = {}

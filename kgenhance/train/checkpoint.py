@@ -81,6 +81,7 @@ def save_checkpoint(
             else:
                 opt_scalars.setdefault(str(idx), {})[name] = value
     np_state = np.random.get_state()
+    py_state = random.getstate()
     state = {
         "key": key,
         "epoch": epoch,
@@ -89,7 +90,7 @@ def save_checkpoint(
         "scheduler": scheduler.state_dict(),
         "optimizer_param_groups": opt["param_groups"],
         "optimizer_scalars": opt_scalars,
-        "python_rng": [random.getstate()[0], list(random.getstate()[1]), random.getstate()[2]],
+        "python_rng": [py_state[0], list(py_state[1]), py_state[2]],
         "numpy_rng": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]), float(np_state[4])],
         "cuda_devices": torch.cuda.device_count() if torch.cuda.is_available() else 0,
     }
