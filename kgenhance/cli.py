@@ -113,11 +113,8 @@ def _chunks(items, size: int):
 def _stream_jsonl(output: Path, text, input_file, text_column: str, size: int, work) -> tuple[int, int]:
     """Write one JSON line per text to `output` (atomically), reading and processing `size` texts at a time."""
     from ._io import atomic_path
-    from .train import iter_texts
 
-    if bool(text) == bool(input_file):
-        raise ConfigError("give either --text (repeatable) or --input FILE")
-    source = iter(text) if text else iter_texts(input_file, text_column)
+    source = _texts(text, input_file, text_column, stream=True)
     n_texts = n_items = 0
     bar = None
     if _progress():
@@ -139,12 +136,15 @@ def _stream_jsonl(output: Path, text, input_file, text_column: str, size: int, w
     return n_texts, n_items
 
 
-def _texts(text: Optional[List[str]], input_file: Optional[Path], text_column: str) -> list[str]:
-    from .train import read_texts
+def _texts(text: Optional[List[str]], input_file: Optional[Path], text_column: str, stream: bool = False):
+    """The --text values or the --input file's texts (a list, or read lazily with `stream`)."""
+    from .train import iter_texts, read_texts
 
     if bool(text) == bool(input_file):
         raise ConfigError("give either --text (repeatable) or --input FILE")
-    return list(text) if text else read_texts(input_file, text_column)
+    if text:
+        return list(text)
+    return iter_texts(input_file, text_column) if stream else read_texts(input_file, text_column)
 
 
 # ---------------------------------------------------------------------- graph

@@ -92,7 +92,7 @@ def run_demo(
     model = results["knowledge"].model
     shown = 0
     for text, gold in zip(val.texts, val.labels):
-        pred = model.predict([text], explain=True)[0]
+        pred = model.predict([text], explain=True, warn_truncated=False)[0]  # shown clipped anyway
         if not pred.entities:
             continue
         shown += 1

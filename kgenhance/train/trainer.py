@@ -287,7 +287,10 @@ def train_classifier(
             "seconds": round(time.perf_counter() - epoch_start, 2),
         }
         history.append(record)
-        log.info("epoch %d: %s", epoch, record)
+        log.info(
+            "epoch %d/%d: train loss %.4f, validation accuracy %.4f, macro-F1 %.4f (%.0f s)",
+            epoch, cfg.epochs, record["train_loss"], record["accuracy"], record["macro_f1"], record["seconds"],
+        )
         key = (scores[cfg.select_metric], scores["accuracy"])
         if best is None or key > (best[cfg.select_metric], best["accuracy"]):
             best = {**scores, "epoch": epoch}
