@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Sequence
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Sequence
 import torch
 
 from ..errors import ModelError
+from .attribution import mention_effects
 from .inputs import KnowledgeCollator
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,6 +28,12 @@ class EntityEvidence:
     mention's entity (0–1; a text's weights sum to at most 1, the rest went to the
     "no knowledge" slot). `link_score` is the linker's probability for the entity;
     `candidates` lists every candidate with the linker's score and the model's mix.
+    `attribution` is gradient × input (or integrated gradients) of the predicted class's
+    log-probability over the entity's embedding; `ablation_delta` the change of the
+    predicted class's probability when the mention's knowledge is removed (negative: the
+    entity supported the prediction); `swap_delta` the change when the entity is replaced
+    by `swap_entity`, the linker's runner-up (None without one). `path` runs from the
+    entity up to a root of the ontology's class hierarchy.
     """
 
     start: int
@@ -36,6 +44,11 @@ class EntityEvidence:
     link_score: float
     weight: float
     candidates: list[dict] = field(default_factory=list)
+    attribution: float | None = None
+    ablation_delta: float | None = None
+    swap_delta: float | None = None
+    swap_entity: str | None = None
+    path: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {
@@ -46,8 +59,21 @@ class EntityEvidence:
             "label": self.label,
             "link_score": round(self.link_score, 4),
             "weight": round(self.weight, 4),
+            "attribution": _round(self.attribution),
+            "ablation_delta": _round(self.ablation_delta),
+            "swap_delta": _round(self.swap_delta),
+            "swap_entity": self.swap_entity,
+            "path": self.path,
             "candidates": self.candidates,
         }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None or math.isnan(value) else round(value, 6)
+
+
+def _finite(value: float) -> float | None:
+    return None if math.isnan(value) else value
 
 
 @dataclass
@@ -76,6 +102,12 @@ def _max_length(model: "KnowledgeAwareClassifier") -> int:
     return min(length, int(positions)) if isinstance(positions, int) and positions > 0 else length
 
 
+def _path(graph, iri: str, max_depth: int = 16) -> list[dict]:
+    if graph is None or iri not in graph:
+        return []
+    return [{"entity": e.iri, "label": e.display_label} for e in graph.path_to_root(iri, max_depth=max_depth)]
+
+
 @torch.no_grad()
 def predict(
     model: "KnowledgeAwareClassifier",
@@ -84,11 +116,17 @@ def predict(
     batch_size: int = 32,
     progress: bool = False,
     warn_truncated: bool = True,
+    attribution_steps: int = 1,
+    ablation: bool = True,
 ) -> list[Prediction]:
     """Run `model` over `texts` in batches (eval mode, on the model's device).
 
-    Texts longer than the model's window are read (and linked) up to it; `truncated` marks
-    them, and one warning says how many there were unless `warn_truncated` is off.
+    With `explain`, every linked entity comes with its attention weight, its attribution
+    (gradient × input, or integrated gradients with `attribution_steps` > 1), its ablation
+    and swap deltas (skipped when `ablation` is False: one extra forward pass per mention)
+    and its path to the ontology's root. Texts longer than the model's window are read (and
+    linked) up to it; `truncated` marks them, and one warning says how many there were
+    unless `warn_truncated` is off.
     """
     if model.tokenizer is None:
         raise ModelError("the model has no tokenizer attached (load it with from_pretrained or call attach())")
@@ -106,6 +144,7 @@ def predict(
     model.eval()
     device = next(model.parameters()).device
     id2label = model.config.id2label
+    graph = model.linker.graph if model.linker is not None else None
     out: list[Prediction] = []
     starts = range(0, len(texts), batch_size)
     if progress:
@@ -121,6 +160,13 @@ def predict(
             probs = torch.softmax(result.logits.float(), -1).cpu()
             weights = result.mention_weights.cpu() if result.mention_weights is not None else None
             psi = result.candidate_weights.cpu() if result.candidate_weights is not None else None
+            effects = None
+            if explain and weights is not None:
+                target = probs.argmax(-1)
+                effects = mention_effects(
+                    model, inputs, target.to(device), probs.gather(1, target[:, None]).squeeze(1),
+                    steps=attribution_steps, ablation=ablation, batch_size=batch_size,
+                )
             for j, text in enumerate(chunk):
                 p = probs[j]
                 pred = Prediction(
@@ -131,6 +177,7 @@ def predict(
                 )
                 if explain:
                     for m_idx, mention in enumerate(batch.mentions[j]):
+                        n_cands = min(len(mention.candidates), model.config.max_candidates)
                         cands = [
                             {
                                 "entity": c.entity,
@@ -138,8 +185,9 @@ def predict(
                                 "link_score": round(c.score, 4),
                                 "attention": round(float(psi[j, m_idx, k]), 4) if psi is not None else None,
                             }
-                            for k, c in enumerate(mention.candidates[: model.config.max_candidates])
+                            for k, c in enumerate(mention.candidates[:n_cands])
                         ]
+                        swap = _finite(float(effects.swap_delta[j, m_idx])) if effects is not None else None
                         pred.entities.append(
                             EntityEvidence(
                                 start=mention.start,
@@ -150,6 +198,12 @@ def predict(
                                 link_score=mention.score,
                                 weight=float(weights[j, m_idx]) if weights is not None else 0.0,
                                 candidates=cands,
+                                attribution=float(effects.attribution[j, m_idx]) if effects is not None else None,
+                                ablation_delta=_finite(float(effects.ablation_delta[j, m_idx]))
+                                if effects is not None else None,
+                                swap_delta=swap,
+                                swap_entity=mention.candidates[1].entity if swap is not None else None,
+                                path=_path(graph, mention.entity),
                             )
                         )
                 out.append(pred)

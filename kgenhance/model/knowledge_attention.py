@@ -33,7 +33,8 @@ class KnowledgeAttention(nn.Module):
        linker's prior, softmax over candidates, mix their projected embeddings;
     4. word pieces attend (multi-head) to the entity-enriched spans, or to a learned
        "no knowledge" slot whose value is zero;
-    5. project back to H and add to the hidden states. The output projection starts at
+    5. project back to H and add to the hidden states (texts without a mention get no
+       update, so a prediction never depends on the other texts of its batch). The output projection starts at
        zero, so before training the layer is the identity: the knowledge-aware model
        starts exactly where the plain backbone does and learns how much to use.
     """
@@ -103,7 +104,9 @@ class KnowledgeAttention(nn.Module):
         alpha = torch.softmax(scores, dim=-1)
         context = (self.dropout(alpha) @ v).transpose(1, 2).reshape(b, t, self.knowledge_dim)
         update = self.up(self.dropout(F.gelu(self.out(context))))
-        new_hidden = hidden + update * attention_mask.unsqueeze(-1).to(hidden.dtype)
+        # a text with no mention is left as it is, whatever else is in its batch
+        keep = attention_mask.to(hidden.dtype) * mention_mask.any(-1, keepdim=True).to(hidden.dtype)
+        new_hidden = hidden + update * keep.unsqueeze(-1)
 
         token_mask = attention_mask.to(alpha.dtype)  # (B, T)
         per_token = alpha[..., 1:].mean(1)  # (B, T, M), averaged over heads

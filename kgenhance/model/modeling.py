@@ -233,9 +233,14 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         entity_ids: Tensor | None = None,
         entity_priors: Tensor | None = None,
         labels: Tensor | None = None,
+        entity_embeds: Tensor | None = None,
         **kwargs,
     ) -> KnowledgeClassifierOutput:
-        """Classify a batch; entity_* tensors come from `KnowledgeCollator` (see there for shapes)."""
+        """Classify a batch; entity_* tensors come from `KnowledgeCollator` (see there for shapes).
+
+        `entity_embeds` (B, M, C, D), if given, replaces the looked-up candidate embeddings
+        (explanations take gradients with respect to it).
+        """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         self._knowledge_out = None
@@ -249,7 +254,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             self._pending = {
                 "attention_mask": attention_mask,
                 "spans": entity_spans,
-                "candidate_embeddings": self.entity_embeddings(entity_ids),
+                "candidate_embeddings": self.entity_embeddings(entity_ids) if entity_embeds is None else entity_embeds,
                 "candidate_priors": entity_priors,
                 "candidate_mask": entity_ids > 0,
             }
@@ -284,12 +289,18 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         batch_size: int = 32,
         progress: bool = False,
         warn_truncated: bool = True,
+        attribution_steps: int = 1,
+        ablation: bool = True,
     ) -> list["Prediction"]:
-        """Label and class probabilities per text; with `explain`, the linked entities and their weights."""
+        """Label and class probabilities per text; with `explain`, each linked entity's evidence.
+
+        See `kgenhance.model.explain.predict` for what the evidence holds.
+        """
         from .explain import predict
 
         return predict(
-            self, texts, explain=explain, batch_size=batch_size, progress=progress, warn_truncated=warn_truncated
+            self, texts, explain=explain, batch_size=batch_size, progress=progress, warn_truncated=warn_truncated,
+            attribution_steps=attribution_steps, ablation=ablation,
         )
 
 

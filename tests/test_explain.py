@@ -1,0 +1,117 @@
+"""Explanations: attributions, ablation and swap deltas, paths, and batch independence."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from kgenhance.link import EntityLinker
+from kgenhance.model import KnowledgeAwareClassifier, KnowledgeCollator
+from kgenhance.model.attribution import ablation_effects, gradient_attribution
+
+from test_model import fake_embeddings
+
+TEXT = "the patient had atrial fibrillation and seizures"
+
+
+@pytest.fixture(scope="module")
+def model(tiny_graph, tiny_backbone):
+    emb = fake_embeddings(tiny_graph)
+    linker = EntityLinker.from_graph(tiny_graph)
+    torch.manual_seed(3)
+    m = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb, knowledge_layer=1)
+    m.attach(linker=linker)
+    torch.nn.init.normal_(m.knowledge.up.weight, std=0.5)  # make the knowledge layer matter
+    torch.nn.init.normal_(m.knowledge.out.weight, std=0.5)
+    torch.nn.init.normal_(m.knowledge.out.bias, std=0.5)  # trained biases are not zero
+    torch.nn.init.normal_(m.knowledge.up.bias, std=0.5)
+    m.eval()
+    return m
+
+
+def _batch(model, texts):
+    collator = KnowledgeCollator(model.tokenizer, model.linker, max_length=64)
+    return collator(texts)
+
+
+def _prob(model, tensors, cls):
+    with torch.no_grad():
+        return float(torch.softmax(model(**tensors).logits, -1)[0, cls])
+
+
+def test_a_text_without_mentions_is_predicted_the_same_alone_or_in_a_mixed_batch(model):
+    alone = model.predict(["no findings"])[0]
+    mixed = model.predict([TEXT, "no findings"])[1]
+    for k in alone.probabilities:
+        assert alone.probabilities[k] == pytest.approx(mixed.probabilities[k], abs=1e-6)
+
+
+def test_ablation_delta_is_the_probability_change_without_the_mention(model):
+    pred = model.predict([TEXT], explain=True)[0]
+    cls = model.config.label2id[pred.label]
+    assert [e.label for e in pred.entities] == ["patient", "atrial fibrillation", "seizure"]
+    tensors = _batch(model, [TEXT]).tensors
+    full = _prob(model, tensors, cls)
+    assert full == pytest.approx(pred.probabilities[pred.label], abs=1e-6)
+    for k, evidence in enumerate(pred.entities):
+        ablated = {n: v.clone() for n, v in tensors.items()}
+        ablated["entity_spans"][0, k] = -1
+        ablated["entity_ids"][0, k] = 0
+        expected = _prob(model, ablated, cls) - full
+        assert evidence.ablation_delta == pytest.approx(expected, abs=1e-5)
+    assert any(abs(e.ablation_delta) > 1e-4 for e in pred.entities)  # the knowledge matters here
+
+
+def test_integrated_gradients_add_up_to_the_effect_of_zeroing_the_embeddings(model):
+    tensors = _batch(model, [TEXT]).tensors
+    with torch.no_grad():
+        logits = model(**tensors).logits
+    target = logits.argmax(-1)
+    attr = gradient_attribution(model, tensors, target, steps=64)
+    zeros = torch.zeros_like(model.entity_embeddings(tensors["entity_ids"]))
+    with torch.no_grad():
+        log_full = torch.log_softmax(logits, -1)[0, target[0]]
+        log_zero = torch.log_softmax(model(**tensors, entity_embeds=zeros).logits, -1)[0, target[0]]
+    assert float(attr.sum()) == pytest.approx(float(log_full - log_zero), rel=0.02, abs=1e-4)
+    assert float(attr[0].abs().sum()) > 0
+    # gradient × input is the one-step version: same sign pattern is not guaranteed, but it is finite
+    gxi = gradient_attribution(model, tensors, target, steps=1)
+    assert gxi.shape == attr.shape and bool(torch.isfinite(gxi).all())
+
+
+def test_swap_delta_replaces_the_candidates_by_the_runner_up(model):
+    tensors = _batch(model, [TEXT]).tensors
+    ids, priors = tensors["entity_ids"], tensors["entity_priors"]
+    # give the first mention a competitor: the entity of the second mention
+    ids[0, 0, 1] = ids[0, 1, 0]
+    priors[0, 0, 1] = 0.2
+    with torch.no_grad():
+        probs = torch.softmax(model(**tensors).logits, -1)
+    target = probs.argmax(-1)
+    base = probs.gather(1, target[:, None]).squeeze(1)
+    ablation, swap = ablation_effects(model, tensors, target, base)
+    assert not math.isnan(float(swap[0, 0])) and math.isnan(float(swap[0, 1]))
+    swapped = {n: v.clone() for n, v in tensors.items()}
+    swapped["entity_ids"][0, 0] = 0
+    swapped["entity_ids"][0, 0, 0] = ids[0, 1, 0]
+    expected = _prob(model, swapped, int(target[0])) - float(base[0])
+    assert float(swap[0, 0]) == pytest.approx(expected, abs=1e-5)
+    assert not bool(torch.isnan(ablation[0, :3]).any())  # every real mention has an ablation delta
+
+
+def test_paths_run_from_the_entity_to_the_root(model):
+    pred = model.predict([TEXT], explain=True)[0]
+    af = next(e for e in pred.entities if e.label == "atrial fibrillation")
+    assert [p["label"] for p in af.path] == ["atrial fibrillation", "arrhythmia", "heart disease", "disease"]
+    assert af.path[0]["entity"] == af.entity
+    d = af.to_dict()
+    for key in ("attribution", "ablation_delta", "swap_delta", "swap_entity", "path"):
+        assert key in d
+    assert d["swap_entity"] is None and d["swap_delta"] is None  # "atrial fibrillation" has one candidate
+
+
+def test_explanations_can_skip_the_ablations(model):
+    pred = model.predict([TEXT], explain=True, ablation=False)[0]
+    assert all(e.ablation_delta is None and e.attribution is not None for e in pred.entities)
