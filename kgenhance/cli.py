@@ -382,7 +382,16 @@ def predict(
     text: Optional[List[str]] = typer.Option(None, "--text", "-t", help="Text to classify (repeatable)."),
     input_file: Optional[Path] = typer.Option(None, "--input", "-i", help="CSV/JSONL/Parquet (text column) or .txt (one text per line)."),
     text_column: str = typer.Option("text", help="Column holding the texts in --input."),
-    explain: bool = typer.Option(False, "--explain", help="List each text's linked entities and their weight in the decision."),
+    explain: bool = typer.Option(
+        False, "--explain",
+        help="List each text's linked entities: attention weight, attribution, ablation delta, path to the root.",
+    ),
+    attribution_steps: int = typer.Option(
+        1, "--attribution-steps", min=1, help="1: gradient × input; more: integrated gradients with that many steps."
+    ),
+    no_ablation: bool = typer.Option(
+        False, "--no-ablation", help="Skip the ablation/swap deltas (they cost one forward pass per entity)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     batch_size: int = typer.Option(32, help="Texts per batch."),
     output: Optional[Path] = typer.Option(
@@ -394,13 +403,19 @@ def predict(
 ) -> None:
     """Classify texts, optionally with the entities behind each prediction.
 
+    In the JSON, each entity has `weight` (share of knowledge attention), `attribution`
+    (gradient × input of the predicted class's log-probability), `ablation_delta` (change of
+    the predicted class's probability without the entity's knowledge), `swap_delta` /
+    `swap_entity` (with the linker's runner-up instead) and `path` (up to the root).
+
     Example: kgenhance predict -m runs/med --text "Atrial fibrillation after cardiac surgery." --explain --json
     """
+    options = {"attribution_steps": attribution_steps, "ablation": not no_ablation}
     if output is not None:
         clf = _load_model(model)
 
         def work(chunk):
-            for p in clf.predict(chunk, explain=explain, batch_size=batch_size, warn_truncated=False):
+            for p in clf.predict(chunk, explain=explain, batch_size=batch_size, warn_truncated=False, **options):
                 yield _prediction_json(p, explain), int(p.truncated)
 
         n_texts, n_truncated = _stream_jsonl(output, text, input_file, text_column, 1024, work)
@@ -413,7 +428,8 @@ def predict(
         return
     texts = _texts(text, input_file, text_column)
     clf = _load_model(model)
-    preds = clf.predict(texts, explain=explain or html_out is not None, batch_size=batch_size, progress=_progress() and len(texts) > batch_size)
+    preds = clf.predict(texts, explain=explain or html_out is not None, batch_size=batch_size,
+                        progress=_progress() and len(texts) > batch_size, **options)
     if html_out is not None:
         from .htmlview import predictions_html, write_html
 
@@ -427,7 +443,12 @@ def predict(
         typer.echo(f"{p.label}  ({probs})")
         typer.echo(f"  {p.text[:200]}")
         for e in sorted(p.entities, key=lambda e: -e.weight):
-            typer.echo(f"    {e.weight:6.3f}  {e.surface!r} → {e.label} <{e.entity}> link {e.link_score:.2f}")
+            effect = f" Δp {e.ablation_delta:+.3f}" if e.ablation_delta is not None else ""
+            attribution = f" attribution {e.attribution:+.3f}" if e.attribution is not None else ""
+            typer.echo(f"    {e.weight:6.3f}  {e.surface!r} → {e.label} <{e.entity}> link {e.link_score:.2f}"
+                       f"{attribution}{effect}")
+            if len(e.path) > 1:
+                typer.echo("           " + " → ".join(step["label"] for step in e.path))
 
 
 @app.command()

@@ -50,7 +50,10 @@ def _highlight(text: str, spans: Sequence[dict]) -> str:
         if s["start"] < pos or not 0 <= s["start"] < s["end"] <= len(text):
             continue
         out.append(html.escape(text[pos : s["start"]]))
-        tip = "\n".join(x for x in (f'{s["label"]} <{s["entity"]}>', s.get("scores", ""), s.get("path", "")) if x)
+        tip = "\n".join(
+            x for x in (f'{s["label"]} <{s["entity"]}>', s.get("scores", ""), s.get("path", ""), s.get("definition", ""))
+            if x
+        )
         out.append(
             f'<mark style="background:{_colour(s.get("weight", s.get("score", 0.5)))}" '
             f'title="{html.escape(tip)}" data-entity="{html.escape(s["entity"])}" '
@@ -61,10 +64,21 @@ def _highlight(text: str, spans: Sequence[dict]) -> str:
     return "".join(out)
 
 
+def _signed(value: float | None, note: str = "", supports_when_negative: bool = False) -> str:
+    """A table cell with a signed number, green where it supports the prediction, red where it opposes."""
+    if value is None:
+        return '<td class="meta">–</td>'
+    colour = "#1e7b4a" if (value < 0) == supports_when_negative else "#b03a2e"
+    note = f' <span class="meta">{html.escape(note)}</span>' if note else ""
+    return f'<td><span style="color:{colour}">{value:+.4f}</span>{note}</td>'
+
+
 def _entity_table(spans: Sequence[dict], weighted: bool) -> str:
     if not spans:
         return '<p class="meta">no linked entities</p>'
-    head = "<tr><th>span</th><th>entity</th><th>link score</th>" + ("<th>weight</th>" if weighted else "") + "</tr>"
+    head = "<tr><th>span</th><th>entity</th><th>link score</th>" + (
+        "<th>weight</th><th>attribution</th><th>Δp removed</th><th>Δp runner-up</th>" if weighted else ""
+    ) + "</tr>"
     rows = []
     order = sorted(spans, key=lambda s: -s.get("weight", 0.0)) if weighted else spans
     for s in order:
@@ -72,6 +86,8 @@ def _entity_table(spans: Sequence[dict], weighted: bool) -> str:
         if weighted:
             w = s.get("weight", 0.0)
             weight = f'<td><span class="bar" style="width:{w * 6:.2f}rem"></span> {w:.3f}</td>'
+            weight += _signed(s.get("attribution")) + _signed(s.get("ablation_delta"), supports_when_negative=True)
+            weight += _signed(s.get("swap_delta"), s.get("swap_label") or "", supports_when_negative=True)
         definition = f'<div class="meta">{html.escape(s["definition"])}</div>' if s.get("definition") else ""
         path = f'<div class="path">{html.escape(s["path"])}</div>' if s.get("path") else ""
         rows.append(
@@ -100,9 +116,12 @@ def predictions_html(predictions: Sequence["Prediction"], graph: "KnowledgeGraph
         spans = [
             {
                 "start": e.start, "end": e.end, "surface": e.surface, "entity": e.entity, "label": e.label,
-                "score": e.link_score, "weight": e.weight, "path": _path(graph, e.entity),
+                "score": e.link_score, "weight": e.weight,
+                "path": " → ".join(step["label"] for step in e.path) if e.path else _path(graph, e.entity),
                 "definition": _definition(graph, e.entity),
-                "scores": f"link score {e.link_score:.3f}, weight {e.weight:.3f}",
+                "attribution": e.attribution, "ablation_delta": e.ablation_delta, "swap_delta": e.swap_delta,
+                "swap_label": _label(graph, e.swap_entity),
+                "scores": _scores(e),
             }
             for e in p.entities
         ]
@@ -114,8 +133,25 @@ def predictions_html(predictions: Sequence["Prediction"], graph: "KnowledgeGraph
             f'<span class="label">{html.escape(p.label)}</span><span class="probs">{probs}</span></div>'
             f'<div class="text">{_highlight(p.text, spans)}</div>{_entity_table(spans, weighted=True)}</article>'
         )
-    return _page(title, f"{len(predictions)} texts; highlight strength = the entity's share of knowledge attention",
-                 articles)
+    return _page(title, f"{len(predictions)} texts; highlight strength = the entity's share of knowledge attention; "
+                 "attribution = gradient × input on the entity's embedding; Δp = change of the predicted class's "
+                 "probability without the entity's knowledge, or with the linker's runner-up instead; green: supports the "
+                 "prediction, red: opposes it", articles)
+
+
+def _label(graph: "KnowledgeGraph | None", iri: str | None) -> str:
+    if iri is None:
+        return ""
+    return graph.entity(iri).display_label if graph is not None and iri in graph else iri
+
+
+def _scores(e) -> str:
+    parts = [f"link score {e.link_score:.3f}", f"weight {e.weight:.3f}"]
+    if e.attribution is not None:
+        parts.append(f"attribution {e.attribution:+.4f}")
+    if e.ablation_delta is not None:
+        parts.append(f"Δp removed {e.ablation_delta:+.4f}")
+    return ", ".join(parts)
 
 
 def mentions_html(texts: Sequence[str], mentions: Sequence[Sequence["Mention"]],

@@ -95,7 +95,12 @@ def test_train_predict_evaluate(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_
     assert sum(preds[0]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     ents = preds[0]["entities"]
     assert [e["label"] for e in ents] == ["patient", "atrial fibrillation"]
-    assert set(ents[0]) == {"start", "end", "surface", "entity", "label", "link_score", "weight"}
+    assert set(ents[0]) == {"start", "end", "surface", "entity", "label", "link_score", "weight", "attribution",
+                            "ablation_delta", "swap_delta", "swap_entity", "path"}
+    af = ents[1]
+    assert [p["label"] for p in af["path"]] == ["atrial fibrillation", "arrhythmia", "heart disease", "disease"]
+    assert isinstance(af["attribution"], float) and isinstance(af["ablation_delta"], float)
+    assert -1.0 <= af["ablation_delta"] <= 1.0
     assert preds[1]["entities"] == []
 
     page = tmp_path / "view.html"
