@@ -91,7 +91,7 @@ def test_swap_delta_replaces_the_candidates_by_the_runner_up(model):
         probs = torch.softmax(model(**tensors).logits, -1)
     target = probs.argmax(-1)
     base = probs.gather(1, target[:, None]).squeeze(1)
-    ablation, swap = ablation_effects(model, tensors, target, base)
+    ablation, swap, flipped = ablation_effects(model, tensors, target, base)
     assert not math.isnan(float(swap[0, 0])) and math.isnan(float(swap[0, 1]))
     swapped = {n: v.clone() for n, v in tensors.items()}
     swapped["entity_ids"][0, 0] = 0
@@ -99,6 +99,8 @@ def test_swap_delta_replaces_the_candidates_by_the_runner_up(model):
     expected = _prob(model, swapped, int(target[0])) - float(base[0])
     assert float(swap[0, 0]) == pytest.approx(expected, abs=1e-5)
     assert not bool(torch.isnan(ablation[0, :3]).any())  # every real mention has an ablation delta
+    for k in range(3):  # a flip is a removal that moves the predicted class's probability below 1/2 (2 classes)
+        assert bool(flipped[0, k]) == (float(base[0]) + float(ablation[0, k]) < 0.5)
 
 
 def test_paths_run_from_the_entity_to_the_root(model):

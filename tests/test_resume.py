@@ -45,6 +45,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_backbone, tiny_data, tiny_gr
     resumed = train_classifier(train, val, tmp_path / "run", config=_config(resume=True), **kw)
     assert resumed.metrics["resumed_after_epoch"] == 1
     assert _comparable(resumed.metrics["history"]) == _comparable(whole.metrics["history"])
+    assert _comparable(resumed.log) == _comparable(whole.log)  # metrics.jsonl carries over the interruption
     assert resumed.metrics["accuracy"] == whole.metrics["accuracy"]
     assert resumed.metrics["macro_f1"] == whole.metrics["macro_f1"]
     saved = json.loads((tmp_path / "run" / "metrics.json").read_text())

@@ -77,7 +77,22 @@ def test_metrics_file(trained):
     assert saved["linking"]["train"]["texts_with_mentions"] == 1.0
     assert saved["entity_encoder"]["entities"] > 0
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.safetensors", "tokenizer.json",
-                                                "knowledge_graph.kg", "linker.json", "metrics.json"}
+                                                "knowledge_graph.kg", "linker.json", "metrics.json",
+                                                "metrics.jsonl", "training_curves.png"}
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert records == result.log
+    epochs = [r for r in records if r["type"] == "epoch"]
+    steps = [r for r in records if r["type"] == "step"]
+    assert [r["epoch"] for r in epochs] == list(range(1, FAST["epochs"] + 1))
+    assert [{k: r[k] for k in ("accuracy", "macro_f1", "train_loss")} for r in epochs] == [
+        {k: h[k] for k in ("accuracy", "macro_f1", "train_loss")} for h in saved["history"]]
+    per_epoch = -(-saved["train_examples"] // FAST["batch_size"])
+    assert epochs[-1]["step"] == per_epoch * FAST["epochs"]
+    # the last step of every epoch is logged, and the step counter only goes up
+    assert {r["step"] for r in steps} >= {per_epoch * e for e in range(1, FAST["epochs"] + 1)}
+    assert [r["step"] for r in steps] == sorted({r["step"] for r in steps})
+    assert all(r["loss"] > 0 and r["learning_rate"] >= 0 for r in steps)
+    assert (out / "training_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_baseline_and_lora(tiny_backbone, tiny_data, tiny_graph, tmp_path):

@@ -26,11 +26,13 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @dataclass
 class MentionEffects:
-    """Per text and mention (B, M): attribution, ablation delta, swap delta (NaN where no competitor)."""
+    """Per text and mention (B, M): attribution, ablation delta, swap delta (NaN where no competitor),
+    and whether removing the mention's knowledge changes the predicted class."""
 
     attribution: Tensor
     ablation_delta: Tensor
     swap_delta: Tensor
+    flipped: Tensor
 
 
 def _log_prob_of(model: "KnowledgeAwareClassifier", inputs: dict[str, Tensor], target: Tensor,
@@ -87,12 +89,14 @@ def ablation_effects(
     base_prob: Tensor,
     batch_size: int = 32,
     swap: bool = True,
-) -> tuple[Tensor, Tensor]:
-    """(B, M) ablation deltas and swap deltas (NaN where not applicable) of the `target` class probability."""
+) -> tuple[Tensor, Tensor, Tensor]:
+    """(B, M) ablation deltas and swap deltas (NaN where not applicable) of the `target` class
+    probability, and (B, M) whether the prediction leaves `target` once the mention is removed."""
     spans, ids = inputs["entity_spans"], inputs["entity_ids"]
     b, m = spans.shape[:2]
     ablation = torch.full((b, m), float("nan"))
     swapped = torch.full((b, m), float("nan"))
+    flipped = torch.zeros((b, m), dtype=torch.bool)
     rows: list[tuple[int, int, int | None]] = []
     for i in range(b):
         for j in range(m):
@@ -108,13 +112,15 @@ def ablation_effects(
         logits = model(**variant).logits.float()
         rows_t = torch.tensor([r[0] for r in chunk], device=logits.device)
         probs = torch.softmax(logits, -1).gather(1, target[rows_t][:, None]).squeeze(1).cpu()
-        for (i, j, competitor), p in zip(chunk, probs.tolist()):
+        changed = (logits.argmax(-1) != target[rows_t]).cpu()
+        for (i, j, competitor), p, flip in zip(chunk, probs.tolist(), changed.tolist()):
             delta = p - float(base_prob[i])
             if competitor is None:
                 ablation[i, j] = delta
+                flipped[i, j] = flip
             else:
                 swapped[i, j] = delta
-    return ablation, swapped
+    return ablation, swapped, flipped
 
 
 def mention_effects(
@@ -129,8 +135,9 @@ def mention_effects(
     """Attribution and ablation effects for every mention of a collated batch (see the module docstring)."""
     attribution = gradient_attribution(model, inputs, target, steps=steps).detach().cpu()
     if ablation:
-        abl, swp = ablation_effects(model, inputs, target, base_prob, batch_size=batch_size)
+        abl, swp, flipped = ablation_effects(model, inputs, target, base_prob, batch_size=batch_size)
     else:
         abl = torch.full_like(attribution, float("nan"))
         swp = torch.full_like(attribution, float("nan"))
-    return MentionEffects(attribution, abl, swp)
+        flipped = torch.zeros(attribution.shape, dtype=torch.bool)
+    return MentionEffects(attribution, abl, swp, flipped)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import random
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,7 @@ class Checkpoint:
     python_rng: Any
     numpy_rng: Any
     embeddings_dir: Path | None
+    log: list[dict] = field(default_factory=list)  # the metrics.jsonl records so far
 
 
 def save_checkpoint(
@@ -69,6 +70,7 @@ def save_checkpoint(
     scheduler: Any,
     order_generator: torch.Generator,
     embeddings: Any = None,
+    log: list[dict] | None = None,
 ) -> None:
     """Write the checkpoint of a finished epoch, replacing the previous one in one step."""
     opt = optimizer.state_dict()
@@ -86,6 +88,7 @@ def save_checkpoint(
         "key": key,
         "epoch": epoch,
         "history": history,
+        "log": log or [],
         "best": best,
         "scheduler": scheduler.state_dict(),
         "optimizer_param_groups": opt["param_groups"],
@@ -153,6 +156,7 @@ def load_checkpoint(directory: Path, key: str) -> Checkpoint | None:
             python_rng=(py[0], tuple(py[1]), py[2]),
             numpy_rng=(npr[0], np.asarray(npr[1], dtype=np.uint32), npr[2], npr[3], npr[4]),
             embeddings_dir=directory / "embeddings" if (directory / "embeddings").is_dir() else None,
+            log=list(state.get("log", [])),
         )
     except ConfigError:
         raise

@@ -56,11 +56,12 @@ class TrainingConfig:
     lora_dropout: float = 0.1
     device: str = "auto"
     select_metric: str = "macro_f1"  # the validation score that picks the best epoch
+    log_every: int = 10  # optimizer steps between the training-loss records of metrics.jsonl
     resume: bool = False  # continue from the checkpoint of an interrupted run with the same settings
     checkpoint_dir: str | None = None  # default: "<out_dir>.checkpoint"; kept until the model is saved
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "lora_r"):
+        for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "lora_r", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.select_metric not in ("macro_f1", "accuracy"):
@@ -71,10 +72,12 @@ class TrainingConfig:
 
 @dataclass
 class TrainingResult:
-    """The trained model (best epoch, LoRA merged) and the metrics written to metrics.json."""
+    """The trained model (best epoch, LoRA merged), the metrics written to metrics.json and the
+    step/epoch records written to metrics.jsonl."""
 
     model: KnowledgeAwareClassifier
     metrics: dict = field(default_factory=dict)
+    log: list[dict] = field(default_factory=list)
 
 
 def _link_all(linker: EntityLinker, texts: list[str], desc: str, progress: bool) -> list[list[Mention]]:
@@ -181,7 +184,7 @@ def train_classifier(
     device = resolve_device(cfg.device)
     ckpt_dir = Path(cfg.checkpoint_dir) if cfg.checkpoint_dir else (Path(f"{out_dir}.checkpoint") if out_dir else None)
     run_key = fingerprint({
-        "settings": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "checkpoint_dir")},
+        "settings": {k: v for k, v in asdict(cfg).items() if k not in ("resume", "checkpoint_dir", "log_every")},
         "use_knowledge": use_knowledge, "backbone": str(backbone), "labels": labels,
         "data": hashlib.sha256(json.dumps([train_ex.texts, train_ex.labels, val_ex.texts, val_ex.labels]).encode())
         .hexdigest(),
@@ -235,6 +238,7 @@ def train_classifier(
     id2label = {i: lab for lab, i in label2id.items()}
 
     history: list[dict] = []
+    log_records: list[dict] = []  # metrics.jsonl: training loss every log_every steps, validation per epoch
     best: dict | None = None
     best_state = None
     first_epoch = 1
@@ -242,7 +246,7 @@ def train_classifier(
         trainable.load_state_dict(ckpt.model_state)
         optimizer.load_state_dict(ckpt.optimizer_state)
         scheduler.load_state_dict(ckpt.scheduler_state)
-        history, best, best_state = ckpt.history, ckpt.best, ckpt.best_state
+        history, best, best_state, log_records = ckpt.history, ckpt.best, ckpt.best_state, ckpt.log
         restore_random_state(ckpt, order_gen)
         first_epoch = ckpt.epoch + 1
         log.info("resuming after epoch %d from %s", ckpt.epoch, ckpt_dir)
@@ -257,6 +261,8 @@ def train_classifier(
         epoch_start = time.perf_counter()
         order = torch.randperm(len(train_ex), generator=order_gen).tolist()
         loss_sum, seen = 0.0, 0
+        window_loss, window_seen = 0.0, 0
+        step = steps_per_epoch * (epoch - 1)
         for i in range(0, len(order), cfg.batch_size):
             idx = order[i : i + cfg.batch_size]
             batch = collator(
@@ -274,6 +280,17 @@ def train_classifier(
             optimizer.zero_grad(set_to_none=True)
             loss_sum += float(out.loss.detach()) * len(idx)
             seen += len(idx)
+            step += 1
+            window_loss += float(out.loss.detach()) * len(idx)
+            window_seen += len(idx)
+            if step % cfg.log_every == 0 or i + cfg.batch_size >= len(order):
+                rates = scheduler.get_last_lr()
+                log_records.append({
+                    "type": "step", "epoch": epoch, "step": step, "loss": round(window_loss / window_seen, 5),
+                    "learning_rate": rates[0], "head_learning_rate": rates[-1],
+                    "seconds": round(time.perf_counter() - started, 2),
+                })
+                window_loss, window_seen = 0.0, 0
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.4f}")
@@ -287,6 +304,7 @@ def train_classifier(
             "seconds": round(time.perf_counter() - epoch_start, 2),
         }
         history.append(record)
+        log_records.append({"type": "epoch", "step": step, **record})
         log.info(
             "epoch %d/%d: train loss %.4f, validation accuracy %.4f, macro-F1 %.4f (%.0f s)",
             epoch, cfg.epochs, record["train_loss"], record["accuracy"], record["macro_f1"], record["seconds"],
@@ -298,7 +316,7 @@ def train_classifier(
         if ckpt_dir is not None and epoch < cfg.epochs:
             save_checkpoint(ckpt_dir, key=run_key, epoch=epoch, history=history, best=best, model=trainable,
                             best_state=best_state, optimizer=optimizer, scheduler=scheduler, order_generator=order_gen,
-                            embeddings=embeddings if use_knowledge else None)
+                            embeddings=embeddings if use_knowledge else None, log=log_records)
     if bar is not None:
         bar.close()
     assert best is not None and best_state is not None
@@ -341,19 +359,29 @@ def train_classifier(
     if ckpt is not None:
         metrics["resumed_after_epoch"] = ckpt.epoch
     if out_dir is not None:
-        save_model(model, out_dir, metrics)
+        save_model(model, out_dir, metrics, log_records)
     if ckpt_dir is not None:
         remove_checkpoint(ckpt_dir)
-    return TrainingResult(model, metrics)
+    return TrainingResult(model, metrics, log_records)
 
 
-def save_model(model: KnowledgeAwareClassifier, out_dir: str | Path, metrics: dict | None = None) -> None:
-    """Write the model directory in one step: built aside, then swapped in for `out_dir`."""
+def save_model(model: KnowledgeAwareClassifier, out_dir: str | Path, metrics: dict | None = None,
+               log: list[dict] | None = None) -> None:
+    """Write the model directory in one step: built aside, then swapped in for `out_dir`.
+
+    With `log`, also metrics.jsonl (one record per line) and training_curves.png.
+    """
     try:
         with atomic_directory(out_dir) as tmp:
             model.save_pretrained(tmp)
             if metrics is not None:
                 write_json_atomic(tmp / "metrics.json", metrics)
+            if log:
+                (tmp / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log), encoding="utf-8")
+                from ..plots import plot_training
+
+                kind = "knowledge-aware" if model.config.use_knowledge else "no knowledge"
+                plot_training(log, tmp / "training_curves.png", title=f"{Path(out_dir).name} ({kind})")
     except OSError as exc:
         raise ModelError(f"{out_dir}: cannot write the model ({exc.strerror or exc})") from exc
 
