@@ -48,6 +48,8 @@ _EXPORTS = {
     "train_classifier": "kgenhance.train",
     "evaluate_model": "kgenhance.train",
     "load_examples": "kgenhance.train",
+    "CompareConfig": "kgenhance.train",
+    "compare_models": "kgenhance.train",
     # errors
     "KGEnhanceError": "kgenhance.errors",
     "OntologyError": "kgenhance.errors",

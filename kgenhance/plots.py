@@ -45,11 +45,19 @@ def plot_training(records: Iterable[Mapping], path: str | Path, title: str = "tr
     return _save(fig, plt, path)
 
 
-def plot_compare(curves: Mapping[str, Sequence[Sequence[float]]], path: str | Path, metric: str = "macro-F1",
-                 title: str = "knowledge-aware vs baseline") -> Path:
-    """Validation `metric` per epoch for each model: every seed thin, their mean thick."""
+def plot_compare(
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    path: str | Path,
+    size_curves: Mapping[str, tuple[Sequence[int], Sequence[Mapping]]] | None = None,
+    metric: str = "macro-F1",
+    title: str = "knowledge-aware vs baseline",
+) -> Path:
+    """Validation `metric` per epoch for each model (every seed thin, their mean thick) and, given
+    `size_curves` ({model: (training sizes, [mean_ci dicts])}), the learning curve over training size."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    panels = 2 if size_curves else 1
+    fig, axes = plt.subplots(1, panels, figsize=(6.4 * panels, 4.2), squeeze=False)
+    ax = axes[0][0]
     colours = ["#2b6cb0", "#c05621", "#2f855a", "#6b46c1"]
     for colour, (name, runs) in zip(colours, curves.items()):
         runs = [list(r) for r in runs if len(r)]
@@ -60,10 +68,24 @@ def plot_compare(curves: Mapping[str, Sequence[Sequence[float]]], path: str | Pa
         n = min(len(r) for r in runs)
         mean = [sum(r[i] for r in runs) / len(runs) for i in range(n)]
         ax.plot(range(1, n + 1), mean, "o-", color=colour, lw=2.2, label=f"{name} (mean of {len(runs)})")
-    ax.set(xlabel="epoch", ylabel=f"validation {metric}", title=title)
-    ax.grid(alpha=0.3)
-    if ax.lines:
-        ax.legend(fontsize=8)
+    ax.set(xlabel="epoch", ylabel=f"validation {metric}", title="per epoch")
+    if size_curves:
+        bx = axes[0][1]
+        for colour, (name, (xs, stats)) in zip(colours, size_curves.items()):
+            means = [s["mean"] for s in stats]
+            bx.plot(xs, means, "o-", color=colour, lw=2, label=name)
+            if all(s.get("ci_low") is not None for s in stats):
+                bx.fill_between(xs, [s["ci_low"] for s in stats], [s["ci_high"] for s in stats], color=colour,
+                                alpha=0.15)
+        bx.set_xscale("log")
+        bx.set(xlabel="training examples", ylabel=f"validation {metric} (best epoch)",
+               title="learning curve (mean, 95% CI)")
+    for row in axes:
+        for a in row:
+            a.grid(alpha=0.3)
+            if a.lines:
+                a.legend(fontsize=8)
+    fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, plt, path)
 

@@ -11,6 +11,9 @@ from .data import Examples, iter_texts, load_examples, read_texts
 
 _LAZY = {
     "classification_metrics": ".metrics",
+    "CompareConfig": ".compare",
+    "compare_models": ".compare",
+    "mean_ci": ".compare",
     "TrainingConfig": ".trainer",
     "TrainingResult": ".trainer",
     "evaluate_model": ".trainer",
@@ -19,13 +22,16 @@ _LAZY = {
 }
 
 __all__ = [
+    "CompareConfig",
     "Examples",
     "TrainingConfig",
     "TrainingResult",
     "classification_metrics",
+    "compare_models",
     "evaluate_model",
     "iter_texts",
     "load_examples",
+    "mean_ci",
     "read_texts",
     "save_model",
     "train_classifier",
