@@ -1,4 +1,4 @@
-"""The Python API end to end: HPO → linked entities → GNN embeddings → knowledge-aware MiniLM → explanations.
+"""The Python API in 30 lines: HPO → linked entities → GNN embeddings → knowledge-aware MiniLM → explanations.
 
 Run from the repository root:  .venv/bin/python examples/quickstart.py   (about 2 minutes on 2 CPU cores)
 """
@@ -35,4 +35,5 @@ model = kg.KnowledgeAwareClassifier.from_pretrained(ROOT / "runs" / "quickstart"
 for p in model.predict(["Recurrent ventricular tachycardia after myocardial infarction."], explain=True):
     print(p.label, {k: round(v, 3) for k, v in p.probabilities.items()})
     for e in p.entities:
-        print(f"  {e.surface!r} -> {e.label}: weight {e.weight:.3f}, link score {e.link_score:.2f}")
+        print(f"  {e.surface!r} -> {e.label}: weight {e.weight:.3f}, attribution {e.attribution:+.4f}, "
+              f"Δp without it {e.ablation_delta:+.4f}, path {' → '.join(s['label'] for s in e.path[:4])}")

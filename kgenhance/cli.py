@@ -27,7 +27,9 @@ app = typer.Typer(
     rich_markup_mode=None,
     help="Knowledge-aware BERT classifiers: load an ontology, link entities, train, predict, explain.",
 )
-graph_app = typer.Typer(no_args_is_help=True, help="Inspect ontologies.")
+graph_app = typer.Typer(
+    no_args_is_help=True, help="Inspect ontologies.\n\nExample: kgenhance graph stats graphs/fibo --by-relation"
+)
 app.add_typer(graph_app, name="graph")
 
 _state = {"quiet": False}
@@ -572,7 +574,10 @@ def demo(
     epochs: int = typer.Option(3, help="Fine-tuning epochs for each model."),
     seed: int = typer.Option(42, help="Random seed."),
 ) -> None:
-    """The main job on the bundled data: HPO + medical abstracts, knowledge-aware vs baseline, explained."""
+    """The main job on the bundled data: HPO + medical abstracts, knowledge-aware vs baseline, explained.
+
+    Example: kgenhance demo --out kgenhance-demo --train-samples 600 --eval-samples 300
+    """
     from .demo import run_demo
 
     run_demo(out, train_samples=train_samples, eval_samples=eval_samples, epochs=epochs, seed=seed,

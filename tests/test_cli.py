@@ -254,3 +254,25 @@ def test_iter_texts_formats(tmp_path):
         list(iter_texts(tmp_path / "b.jsonl"))
     with pytest.raises(DataError, match="no 'body' column"):
         list(iter_texts(tmp_path / "a.csv", "body"))
+
+
+def test_every_command_has_help_with_an_example():
+    import click
+    import typer.main
+
+    from kgenhance.cli import app
+
+    root = typer.main.get_command(app)
+    ctx = click.Context(root)
+    seen = []
+
+    def walk(group, path):
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            seen.append(path + [name])
+            assert "Example: kgenhance " in (cmd.help or ""), f"{' '.join(path + [name])} --help has no example"
+            if hasattr(cmd, "list_commands"):  # a group (typer may vendor its own click)
+                walk(cmd, path + [name])
+
+    walk(root, [])
+    assert ["compare"] in seen and ["graph", "stats"] in seen and ["predict"] in seen

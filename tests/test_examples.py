@@ -25,7 +25,40 @@ def run(cmd: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
 def test_python_quickstart():
     out = run([sys.executable, "examples/quickstart.py"]).stdout
     assert "'seizures' -> Seizure" in out
-    assert "validation accuracy" in out
+    assert "validation accuracy" in out and "attribution" in out and "path" in out
+    code = [x for x in (ROOT / "examples" / "quickstart.py").read_text().splitlines()
+            if x.strip() and not x.strip().startswith("#")]
+    assert len(code) <= 30 + 4  # "the Python API in 30 lines" (+ the module docstring's 4 lines)
+
+
+@pytest.mark.slow
+def test_medical_end_to_end_example():
+    out = run([sys.executable, "examples/medical_end_to_end.py"]).stdout
+    assert "linker on 300 training abstracts: coverage" in out
+    assert "validation (n=405): accuracy" in out
+    assert "Δp without it" in out and " → " in out
+    assert (ROOT / "runs" / "medical" / "training_curves.png").is_file()
+    page = (ROOT / "runs" / "medical" / "predictions.html").read_text()
+    assert page.count("<article") == 12
+
+
+@pytest.mark.slow
+def test_fibo_example():
+    out = run([sys.executable, "examples/fibo_linking.py"]).stdout
+    assert "FIBO: 8,799 entities" in out
+    assert "'credit default swaps'   credit default swap" in out
+    assert "path: mortgage → security agreement → collateral agreement" in out
+    assert "path: Euro → currency" in out  # an individual's path goes through its class
+    assert (ROOT / "runs" / "fibo_links.html").is_file()
+
+
+@pytest.mark.slow
+def test_lora_example():
+    out = run([sys.executable, "examples/lora_finetuning.py"]).stdout
+    line = next(x for x in out.splitlines() if x.startswith("encoder parameters trained"))
+    share = float(line.split("(")[1].split("%")[0])
+    assert 0 < share < 2  # only the adapters train inside the encoder
+    assert "validation accuracy" in out and "Δp without it" in out
 
 
 @pytest.mark.slow

@@ -78,6 +78,9 @@ def test_language_choice(tiny_ttl):
 def test_paths_and_descendants(tiny_graph):
     path = [e.display_label for e in tiny_graph.path_to_root(MED + "AtrialFibrillation")]
     assert path == ["atrial fibrillation", "arrhythmia", "heart disease", "disease"]
+    # an individual goes to its class first, then up the hierarchy
+    assert [e.display_label for e in tiny_graph.path_to_root(MED + "patient42")] == ["patient 42", "patient"]
+    assert [e.iri for e in tiny_graph.types(MED + "patient42")] == [MED + "Patient"]
     below = {tiny_graph.entities[i].iri for i in tiny_graph.descendants(MED + "HeartDisease")}
     assert below == {MED + "HeartDisease", MED + "Arrhythmia", MED + "AtrialFibrillation"}
 

@@ -144,10 +144,17 @@ class KnowledgeGraph:
 
     def parents(self, key: str | int) -> list[Entity]:
         """Direct super-classes (rdfs:subClassOf targets) of an entity, sorted by IRI."""
-        if RDFS_SUBCLASS_OF not in self._relation_ids:
+        return self._targets(key, RDFS_SUBCLASS_OF)
+
+    def types(self, key: str | int) -> list[Entity]:
+        """The classes an individual is an instance of (rdf:type targets), sorted by IRI."""
+        return self._targets(key, RDF_TYPE)
+
+    def _targets(self, key: str | int, relation: str) -> list[Entity]:
+        if relation not in self._relation_ids:
             return []
         eid = key if isinstance(key, int) else self._ids[key]
-        rel = self._relation_ids[RDFS_SUBCLASS_OF]
+        rel = self._relation_ids[relation]
         lo, hi = np.searchsorted(self.edges[:, 0], [eid, eid + 1])
         block = self.edges[lo:hi]
         return [self.entities[int(t)] for t in block[block[:, 1] == rel][:, 2]]
@@ -176,11 +183,14 @@ class KnowledgeGraph:
         return seen
 
     def path_to_root(self, key: str | int, max_depth: int = 32) -> list[Entity]:
-        """The entity followed by its first super-class, that one's, … up to a root."""
+        """The entity followed by its first super-class, that one's, … up to a root.
+
+        An individual's first step is to its first class (rdf:type), then up the class hierarchy.
+        """
         path = [self.entity(key)]
         seen = {path[0].iri}
         while len(path) < max_depth:
-            parents = self.parents(path[-1].iri)
+            parents = self.parents(path[-1].iri) or (self.types(path[-1].iri) if len(path) == 1 else [])
             parents = [p for p in parents if p.iri not in seen]
             if not parents:
                 break

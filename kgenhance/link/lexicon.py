@@ -173,8 +173,13 @@ class Lexicon:
         self._exact_automaton = None
 
     def _build(self, graph: KnowledgeGraph, entity_kinds: tuple[str, ...], excluded: set[int]):
+        from tqdm.auto import tqdm
+
         names: dict[str, dict[int, tuple[str, set[str]]]] = {}
-        for eid, ent in enumerate(graph.entities):
+        # a bar only where building takes long enough to wonder (a TTY, ≥ 50k entities; TQDM_DISABLE=1 hides it)
+        entities = tqdm(graph.entities, desc="building the lexicon", unit="entity", leave=False,
+                        disable=None if len(graph.entities) >= 50_000 else True)
+        for eid, ent in enumerate(entities):
             if ent.kind not in entity_kinds or eid in excluded:
                 continue
             for syn in ent.names():
