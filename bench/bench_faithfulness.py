@@ -128,7 +128,19 @@ def measure(model: KnowledgeAwareClassifier, texts: list[str], batch_size: int, 
     for s in STRATEGIES:
         drop = result["strategies"][s]["mean_probability_drop"]
         result["strategies"][s]["drop_vs_random"] = round(drop / rnd, 2) if rnd > 0 else None
+        if s != "random" and drops[s]:
+            low, high = paired_bootstrap_ci(drops[s], drops["random"], seed=seed)
+            result["strategies"][s]["drop_minus_random_ci95"] = [round(low, 5), round(high, 5)]
     return result
+
+
+def paired_bootstrap_ci(a: list[float], b: list[float], seed: int, resamples: int = 5000) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of mean(a − b) over texts (paired: same texts resampled)."""
+    diff = torch.tensor(a, dtype=torch.float64) - torch.tensor(b, dtype=torch.float64)
+    gen = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(diff), (resamples, len(diff)), generator=gen)
+    means = diff[idx].mean(1).sort().values
+    return float(means[int(0.025 * resamples)]), float(means[int(0.975 * resamples) - 1])
 
 
 def main() -> None:
@@ -152,10 +164,12 @@ def main() -> None:
     result["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(result, indent=2))
     print(f"\nremoving one linked entity's knowledge, {result['texts_scored']} validation texts with ≥ 2 entities:")
-    print(f"{'chosen by':>22}  {'mean Δp drop':>12}  {'flip rate':>9}  {'× random':>8}")
+    print(f"{'chosen by':>22}  {'mean Δp drop':>12}  {'flip rate':>9}  {'× random':>8}  95% CI of drop − random")
     for s, v in result["strategies"].items():
         ratio = "" if v["drop_vs_random"] is None else f"{v['drop_vs_random']:.2f}"
-        print(f"{s:>22}  {v['mean_probability_drop']:12.5f}  {v['flip_rate']:9.4f}  {ratio:>8}")
+        ci = v.get("drop_minus_random_ci95")
+        ci_text = f"[{ci[0]:+.5f}, {ci[1]:+.5f}]" if ci else ""
+        print(f"{s:>22}  {v['mean_probability_drop']:12.5f}  {v['flip_rate']:9.4f}  {ratio:>8}  {ci_text}")
     if args.out:
         from kgenhance._io import write_json_atomic
 

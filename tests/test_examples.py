@@ -85,3 +85,12 @@ def test_demo_runs(tmp_path):
                "--eval-samples", "60", "--epochs", "1"], cwd=tmp_path).stdout
     assert "difference" in out and "Three explained predictions" in out
     assert (tmp_path / "demo" / "knowledge" / "knowledge_graph.kg").is_file()
+
+
+@pytest.mark.slow
+def test_readme_python_quick_start_runs_as_written():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("## Python quick start", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    out = run([sys.executable, "-c", block]).stdout
+    assert "Atrial fibrillation" in out or "atrial fibrillation" in out.lower()
+    assert " → " in out  # the explained entity's path to the root

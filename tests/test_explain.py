@@ -117,3 +117,20 @@ def test_paths_run_from_the_entity_to_the_root(model):
 def test_explanations_can_skip_the_ablations(model):
     pred = model.predict([TEXT], explain=True, ablation=False)[0]
     assert all(e.ablation_delta is None and e.attribution is not None for e in pred.entities)
+
+
+def test_faithfulness_bench_measures_on_a_tiny_model(model):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    from bench_faithfulness import STRATEGIES, measure, paired_bootstrap_ci
+
+    texts = [TEXT, "convulsion and cardiac disease in the child", "no findings", "seizures after atrial fibrillation"]
+    result = measure(model, texts, batch_size=2, ig_steps=4, seed=0)
+    assert result["texts_scored"] == 3 and result["mentions"] == 7  # texts with at least two linked entities
+    drops = {s: result["strategies"][s]["mean_probability_drop"] for s in STRATEGIES}
+    # the oracle removes the entity whose removal hurts most: nothing beats it, and it beats the average
+    assert all(drops["oracle"] >= drops[s] - 1e-9 for s in STRATEGIES)
+    assert drops["oracle"] >= drops["random"]
+    assert paired_bootstrap_ci([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], seed=0) == (1.0, 1.0)
