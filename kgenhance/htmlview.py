@@ -80,6 +80,7 @@ def _entity_table(spans: Sequence[dict], weighted: bool) -> str:
         "<th>weight</th><th>attribution</th><th>Δp removed</th><th>Δp runner-up</th>" if weighted else ""
     ) + "</tr>"
     rows = []
+    described: set[str] = set()  # an entity's path and definition are shown at its first row only
     order = sorted(spans, key=lambda s: -s.get("weight", 0.0)) if weighted else spans
     for s in order:
         weight = ""
@@ -88,8 +89,13 @@ def _entity_table(spans: Sequence[dict], weighted: bool) -> str:
             weight = f'<td><span class="bar" style="width:{w * 6:.2f}rem"></span> {w:.3f}</td>'
             weight += _signed(s.get("attribution")) + _signed(s.get("ablation_delta"), supports_when_negative=True)
             weight += _signed(s.get("swap_delta"), s.get("swap_label") or "", supports_when_negative=True)
-        definition = f'<div class="meta">{html.escape(s["definition"])}</div>' if s.get("definition") else ""
-        path = f'<div class="path">{html.escape(s["path"])}</div>' if s.get("path") else ""
+        first = s["entity"] not in described
+        described.add(s["entity"])
+        text = s.get("definition") or ""
+        if len(text) > 240:  # the whole definition is in the highlight's hover card
+            text = text[:240].rsplit(" ", 1)[0] + " …"
+        definition = f'<div class="meta">{html.escape(text)}</div>' if text and first else ""
+        path = f'<div class="path">{html.escape(s["path"])}</div>' if s.get("path") and first else ""
         rows.append(
             f'<tr><td>“{html.escape(s["surface"])}”</td>'
             f'<td><b>{html.escape(s["label"])}</b> <span class="meta">{html.escape(s["entity"])}</span>'
@@ -128,10 +134,12 @@ def predictions_html(predictions: Sequence["Prediction"], graph: "KnowledgeGraph
         probs = "".join(
             f"<span>{html.escape(k)} {v:.3f}</span>" for k, v in sorted(p.probabilities.items(), key=lambda kv: -kv[1])
         )
+        cut = ('<p class="meta truncated">The model read only the beginning of this text (its word-piece '
+               "window); entities past it were not linked.</p>") if p.truncated else ""
         articles.append(
             f'<article id="t{i}"><div class="head"><span class="meta">#{i}</span>'
             f'<span class="label">{html.escape(p.label)}</span><span class="probs">{probs}</span></div>'
-            f'<div class="text">{_highlight(p.text, spans)}</div>{_entity_table(spans, weighted=True)}</article>'
+            f'<div class="text">{_highlight(p.text, spans)}</div>{cut}{_entity_table(spans, weighted=True)}</article>'
         )
     return _page(title, f"{len(predictions)} texts; highlight strength = the entity's share of knowledge attention; "
                  "attribution = gradient × input on the entity's embedding; Δp = change of the predicted class's "

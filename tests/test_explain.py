@@ -134,3 +134,16 @@ def test_faithfulness_bench_measures_on_a_tiny_model(model):
     assert all(drops["oracle"] >= drops[s] - 1e-9 for s in STRATEGIES)
     assert drops["oracle"] >= drops["random"]
     assert paired_bootstrap_ci([1.0, 2.0, 3.0], [0.0, 1.0, 2.0], seed=0) == (1.0, 1.0)
+
+
+def test_html_page_describes_an_entity_once_and_says_when_a_text_was_cut(model, tiny_graph):
+    from kgenhance.htmlview import predictions_html
+
+    long_text = "seizures and seizures again. " + "the patient had no findings . " * 40
+    preds = model.predict([long_text], explain=True, warn_truncated=False)
+    assert preds[0].truncated and [e.label for e in preds[0].entities][:2] == ["seizure", "seizure"]
+    page = predictions_html(preds, tiny_graph)
+    assert page.count('<div class="path">seizure → nervous system disease → disease</div>') == 1
+    assert "The model read only the beginning of this text" in page
+    short = predictions_html(model.predict([TEXT], explain=True), tiny_graph)
+    assert "The model read only the beginning" not in short
