@@ -68,6 +68,9 @@ def plot_compare(
         n = min(len(r) for r in runs)
         mean = [sum(r[i] for r in runs) / len(runs) for i in range(n)]
         ax.plot(range(1, n + 1), mean, "o-", color=colour, lw=2.2, label=f"{name} (mean of {len(runs)})")
+    longest = max((len(r) for runs in curves.values() for r in runs), default=0)
+    if longest:
+        ax.set_xticks(range(1, longest + 1))
     ax.set(xlabel="epoch", ylabel=f"validation {metric}", title="per epoch")
     if size_curves:
         bx = axes[0][1]
