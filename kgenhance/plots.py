@@ -36,13 +36,7 @@ def plot_training(records: Iterable[Mapping], path: str | Path, title: str = "tr
         ax_val.set_xticks(xs)
     ax_loss.set(xlabel="optimizer step", ylabel="loss", title="training loss")
     ax_val.set(xlabel="epoch", ylabel="score", title="validation")
-    for ax in (ax_loss, ax_val):
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return _save(fig, plt, path)
+    return _finish(fig, plt, [ax_loss, ax_val], title, path)
 
 
 def plot_compare(
@@ -83,11 +77,15 @@ def plot_compare(
         bx.set_xscale("log")
         bx.set(xlabel="training examples", ylabel=f"validation {metric} (best epoch)",
                title="learning curve (mean, 95% CI)")
-    for row in axes:
-        for a in row:
-            a.grid(alpha=0.3)
-            if a.lines:
-                a.legend(fontsize=8)
+    return _finish(fig, plt, list(axes[0]), title, path)
+
+
+def _finish(fig, plt, axes, title: str, path: str | Path) -> Path:
+    """Grid and legend on every panel, the title, then save."""
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, plt, path)
