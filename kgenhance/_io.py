@@ -8,7 +8,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 
 def _umask() -> int:
@@ -44,6 +44,11 @@ def write_text_atomic(target: str | os.PathLike, text: str) -> None:
 def write_json_atomic(target: str | os.PathLike, obj: Any) -> None:
     """Write `obj` as indented JSON to `target` atomically."""
     write_text_atomic(target, json.dumps(obj, indent=2, ensure_ascii=False) + "\n")
+
+
+def write_jsonl_atomic(target: str | os.PathLike, records: Iterable[Any]) -> None:
+    """Write one compact JSON object per line to `target` atomically."""
+    write_text_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
 @contextlib.contextmanager

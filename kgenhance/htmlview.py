@@ -34,7 +34,7 @@ def _colour(weight: float) -> str:
 def _path(graph: "KnowledgeGraph | None", iri: str) -> str:
     if graph is None or iri not in graph:
         return ""
-    return " → ".join(e.display_label for e in graph.path_to_root(iri, max_depth=6))
+    return " → ".join(e.display_label for e in graph.path_to_root(iri, max_depth=16))  # as in explanations
 
 
 def _definition(graph: "KnowledgeGraph | None", iri: str) -> str:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from .._io import write_json_atomic
+from .._io import write_json_atomic, write_jsonl_atomic
 from ..encode import EncoderConfig, EntityEmbeddings, train_entity_encoder
 from ..errors import ConfigError
 from ..graph.model import KnowledgeGraph
@@ -139,12 +139,8 @@ def compare_models(
 
 
 def _write_run(run_dir: Path, metrics: dict, log: list[dict]) -> None:
-    import json
-
-    from .._io import write_text_atomic
-
     write_json_atomic(run_dir / "metrics.json", metrics)
-    write_text_atomic(run_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in log))
+    write_jsonl_atomic(run_dir / "metrics.jsonl", log)
 
 
 def _plot(result: dict, path: Path) -> None:
@@ -177,9 +173,8 @@ def format_summary(result: dict) -> str:
             cells = []
             for model in (*MODELS, "difference"):
                 s = block[model][metric]
-                ci = "" if s["ci_low"] is None else f" [{s['ci_low']:+.4f}, {s['ci_high']:+.4f}]" if model == "difference" \
-                    else f" [{s['ci_low']:.4f}, {s['ci_high']:.4f}]"
-                value = f"{s['mean']:+.4f}" if model == "difference" else f"{s['mean']:.4f}"
-                cells.append(f"{model} {value}{ci}")
+                fmt = "+.4f" if model == "difference" else ".4f"  # a difference carries its sign
+                ci = "" if s["ci_low"] is None else f" [{s['ci_low']:{fmt}}, {s['ci_high']:{fmt}}]"
+                cells.append(f"{model} {s['mean']:{fmt}}{ci}")
             lines.append(f"  {metric:>9}: " + "   ".join(cells))
     return "\n".join(lines)

@@ -16,7 +16,7 @@ import torch
 from transformers import get_linear_schedule_with_warmup
 
 from .. import __version__
-from .._io import atomic_directory, write_json_atomic
+from .._io import atomic_directory, write_json_atomic, write_jsonl_atomic
 from ..encode import EncoderConfig, EntityEmbeddings, train_entity_encoder
 from ..errors import ConfigError, DataError, ModelError
 from ..graph.model import KnowledgeGraph
@@ -377,7 +377,7 @@ def save_model(model: KnowledgeAwareClassifier, out_dir: str | Path, metrics: di
             if metrics is not None:
                 write_json_atomic(tmp / "metrics.json", metrics)
             if log:
-                (tmp / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log), encoding="utf-8")
+                write_jsonl_atomic(tmp / "metrics.jsonl", log)
                 from ..plots import plot_training
 
                 kind = "knowledge-aware" if model.config.use_knowledge else "no knowledge"
