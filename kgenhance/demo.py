@@ -87,7 +87,9 @@ def run_demo(
     _say(f"      {'difference':<12}{k['accuracy'] - b['accuracy']:>+10.4f}{k['macro_f1'] - b['macro_f1']:>+10.4f}")
     _say("      (one seed on a small slice: differences of a few points are within run-to-run noise)")
 
-    _say("\nThree explained predictions of the knowledge-aware model (validation abstracts):")
+    _say("\nThree explained predictions of the knowledge-aware model (validation abstracts).")
+    _say("  weight: the entity's share of knowledge attention; Δp: change of the predicted class's probability")
+    _say("  when the entity's knowledge is removed (the strongest of its mentions; negative = it supported the label)")
     val = load_examples(paths["validation"]).subset(eval_samples, seed)
     model = results["knowledge"].model
     shown = 0
@@ -107,8 +109,10 @@ def run_demo(
         for es in ranked[:4]:
             e = es[0]
             times = f" ×{len(es)}" if len(es) > 1 else ""
-            path = " → ".join(x.display_label for x in graph.path_to_root(e.entity)[1:4])
-            _say(f"      weight {sum(x.weight for x in es):.3f}  “{e.surface}”{times} = {e.label}  (is a {path})")
+            path = " → ".join(step["label"] for step in e.path[1:4])
+            deltas = [x.ablation_delta for x in es if x.ablation_delta is not None]
+            effect = f"Δp {min(deltas):+.3f}  " if deltas else ""
+            _say(f"      weight {sum(x.weight for x in es):.3f}  {effect}“{e.surface}”{times} = {e.label}  (is a {path})")
         if shown == 3:
             break
     total = time.perf_counter() - t0
