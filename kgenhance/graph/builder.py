@@ -34,6 +34,7 @@ class GraphBuilder:
         self.edges: set[tuple[str, str, str]] = set()
         self.relation_labels: dict[str, str] = dict(RELATION_LABELS)
         self.excluded: set[str] = set()
+        self.drop_relations: set[str] = set()  # predicates that turned out not to be edges
 
     def _rec(self, iri: str) -> _Record:
         rec = self.records.get(iri)
@@ -124,6 +125,8 @@ class GraphBuilder:
         dropped = set(self.excluded)
         if not include_deprecated:
             dropped |= {iri for iri, rec in self.records.items() if rec.deprecated}
+        if self.drop_relations:
+            self.edges = {e for e in self.edges if e[1] not in self.drop_relations}
         relations_used = {r for _, r, _ in self.edges}
         candidates = set(self.records)
         for h, _, t in self.edges:

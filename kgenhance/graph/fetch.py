@@ -33,7 +33,7 @@ def is_remote(iri: str) -> bool:
 
 
 def fetch_ontology(iri: str, timeout: float = 30.0) -> tuple[bytes, str]:
-    """Download an imported ontology: its bytes and the rdflib format to parse them with."""
+    """Download an imported ontology: its bytes and the format name to parse them with."""
     request = urllib.request.Request(iri, headers={"Accept": ACCEPT, "User-Agent": "kgenhance"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (http(s) only)

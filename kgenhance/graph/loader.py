@@ -5,15 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import rdflib
-
 from ..errors import OntologyError
 from .builder import GraphBuilder
 from .cache import GraphCache
 from .catalog import find_catalogs, read_catalog
 from .model import KnowledgeGraph
 from .obo import read_obo
-from .rdf import extract_facts, parse_rdf_file, rdf_format
+from .facts import FactCollector
+from .rdf import parse_rdf_file, rdf_format
 
 log = logging.getLogger(__name__)
 _RDF_MARKER = b"http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -104,9 +103,8 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
     builder = GraphBuilder(lang=lang)
     folders = [(r if r.is_dir() else r.parent).resolve() for r in roots]
     refused: list[str] = []
-    rdf_graph = rdflib.Graph()
+    collector = FactCollector(builder)
     obo_statements = 0
-    malformed = 0
     catalog: dict[str, Path] = {}
     for c in find_catalogs(roots + files):
         for name, target in read_catalog(c).items():
@@ -119,22 +117,24 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(queue), desc="parsing ontology files", unit="file", disable=None)
+        sizes = sum(f.stat().st_size for f in queue)
+        bar = tqdm(total=sizes, desc="parsing ontology files", unit="B", unit_scale=True, disable=None)
     rdf_loaded = False
     try:
         while queue:
             f = queue.pop(0)
             if f.suffix.lower() == ".obo":
                 obo_statements += read_obo(f, builder)
+                if bar is not None:
+                    bar.update(f.stat().st_size)
             else:
-                malformed += parse_rdf_file(rdf_graph, f, rdf_format(f) or "xml", allow_network=allow_network)
+                parse_rdf_file(collector, f, rdf_format(f) or "xml", allow_network=allow_network,
+                               progress=bar.update if bar is not None else None)
                 rdf_loaded = True
             loaded.append(f)
-            if bar is not None:
-                bar.update(1)
             if not queue and imports == "follow" and rdf_loaded:
                 # Follow owl:imports that a catalog maps to a file not loaded yet.
-                for imp in _imports_of(rdf_graph) - _ontologies_of(rdf_graph):
+                for imp in collector.imports - collector.ontology_iris():
                     target = catalog.get(imp)
                     if target is not None and not allow_outside and not _inside(target.resolve(), folders):
                         if imp not in refused:
@@ -144,14 +144,14 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
                         seen.add(target.resolve())
                         queue.append(target)
                         if bar is not None:
-                            bar.total += 1
+                            bar.total += target.stat().st_size
     finally:
         if bar is not None:
             bar.close()
 
     fetched: list[str] = []
     if allow_network and imports == "follow" and rdf_loaded:
-        malformed += _fetch_remote_imports(rdf_graph, fetched)
+        _fetch_remote_imports(collector, fetched)
     warnings: list[str] = []
     for imp in refused:
         msg = f"import {imp} maps to {catalog[imp]}, outside the loaded folders: not followed (allow_outside_imports=True)"
@@ -159,16 +159,17 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
         log.warning(msg)
     unresolved: list[str] = []
     if rdf_loaded:
-        info = extract_facts(rdf_graph, builder)
+        info = collector.finish()
         unresolved = sorted(set(info["imports"]) - set(info["ontologies"]) - set(fetched))
-    if malformed:
-        msg = f"{malformed} literal(s) had a value malformed for their datatype; their lexical form was kept"
+    if collector.malformed:
+        msg = (f"{collector.malformed} literal(s) had a value malformed for their datatype; their lexical "
+               f"form was kept (first: {collector.malformed_example})")
         warnings.append(msg)
         log.warning(msg)
     if unresolved:
         log.info("%d owl:imports could not be resolved locally (not fetched)", len(unresolved))
     graph = builder.build(
-        triples=len(rdf_graph) + obo_statements,
+        triples=collector.triples + obo_statements,
         sources=[str(f.resolve()) for f in loaded] + fetched,
         unresolved_imports=unresolved,
         include_deprecated=include_deprecated,
@@ -180,38 +181,22 @@ def _build(roots, files, imports, lang, include_deprecated, allow_network, progr
     return graph, loaded
 
 
-def _fetch_remote_imports(rdf_graph: rdflib.Graph, fetched: list[str]) -> int:
+def _fetch_remote_imports(collector: FactCollector, fetched: list[str]) -> None:
     """Download http(s) imports (and theirs) that no local file provides; failures stay unresolved."""
     from .fetch import fetch_ontology, is_remote
     from .rdf import parse_rdf_data
 
-    malformed = 0
     tried: set[str] = set()
     while True:
-        todo = sorted(i for i in _imports_of(rdf_graph) - _ontologies_of(rdf_graph) if is_remote(i) and i not in tried)
+        todo = sorted(i for i in collector.imports - collector.ontology_iris() if is_remote(i) and i not in tried)
         if not todo:
-            return malformed
+            return
         for iri in todo:
             tried.add(iri)
             try:
                 data, fmt = fetch_ontology(iri)
-                malformed += parse_rdf_data(rdf_graph, data, fmt, iri, iri, allow_network=True)
+                parse_rdf_data(collector, data, fmt, iri, iri, allow_network=True)
                 fetched.append(iri)
                 log.info("fetched import %s (%d bytes)", iri, len(data))
             except OntologyError as exc:
                 log.warning("%s", exc)
-
-
-def _imports_of(g: rdflib.Graph) -> set[str]:
-    from rdflib import OWL
-
-    return {str(o) for o in g.objects(None, OWL.imports) if isinstance(o, rdflib.URIRef)}
-
-
-def _ontologies_of(g: rdflib.Graph) -> set[str]:
-    from rdflib import OWL, RDF
-
-    onts = {str(s) for s in g.subjects(RDF.type, OWL.Ontology) if isinstance(s, rdflib.URIRef)}
-    for s in list(onts):
-        onts |= {str(v) for v in g.objects(rdflib.URIRef(s), OWL.versionIRI)}
-    return onts

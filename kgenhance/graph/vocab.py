@@ -105,6 +105,7 @@ RELATION_LABELS = {
     SKOS + "broader": "broader",
     SKOS + "narrower": "narrower",
     SKOS + "related": "related",
+    OWL + "unionOf": "covered by (union member)",
 }
 
 
