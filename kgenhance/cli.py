@@ -180,6 +180,25 @@ def graph_stats(
         typer.echo(f"{count:>12,}  {graph.relation_label(rel)}  <{rel}>")
 
 
+@graph_app.command("export")
+def graph_export(
+    ontology: List[Path] = typer.Argument(..., help="Ontology files or directories."),
+    fmt: str = typer.Option(..., "--format", "-f", help="networkx-graphml, pyg (safetensors) or nt (N-Triples)."),
+    out: Path = typer.Option(..., "--out", "-o", help="File to write (atomically)."),
+    lang: str = typer.Option("en", "--lang", help="Preferred language of labels."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Parse the files even if a cached graph exists."),
+) -> None:
+    """Write the loaded graph as GraphML, PyG tensors or N-Triples.
+
+    Example: kgenhance graph export graphs/hpo/hp.obo --format pyg --out hpo.safetensors
+    """
+    from .graph.export import export_graph
+
+    graph = _load(ontology, no_cache, lang)
+    for path in export_graph(graph, out, fmt):
+        typer.echo(f"wrote {path} ({path.stat().st_size:,} bytes)")
+
+
 # ---------------------------------------------------------------------- link
 @app.command()
 def link(

@@ -51,6 +51,20 @@ def test_graph_stats_json(capsys, tiny_ttl):
     assert sum(stats["by_relation"].values()) == 9
 
 
+def test_graph_stats_lang_and_export(capsys, tiny_ttl, tmp_path):
+    code, out, _ = run(capsys, "-q", "graph", "stats", str(tiny_ttl), "--lang", "fr", "--by-relation")
+    assert code == 0 and "subClassOf" in out and "has condition" in out
+    target = tmp_path / "tiny.nt"
+    code, out, _ = run(capsys, "-q", "graph", "export", str(tiny_ttl), "--format", "nt", "--out", str(target))
+    assert code == 0 and f"wrote {target}" in out
+    from kgenhance.graph import load_graph
+
+    assert len(load_graph(target, cache=False).edges) == 9
+    code, _, err = run(capsys, "-q", "graph", "export", str(tiny_ttl), "--format", "csv", "--out", str(target))
+    assert code != 0 and "unknown export format" in err
+    assert load_graph(target, cache=False).triples > 0  # the earlier export is untouched
+
+
 def test_link_json_contract(capsys, tiny_ttl, tmp_path):
     code, out, _ = run(capsys, "-q", "link", "--ontology", str(tiny_ttl), "--text", "seizures and AF", "--json")
     assert code == 0

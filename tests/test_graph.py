@@ -331,3 +331,47 @@ def test_fibo_counts():
     assert stats["labelled_entities"] > 8000
     assert any(i.startswith("https://www.omg.org/spec/Commons/") for i in stats["unresolved_imports"])
     assert any(i.startswith("https://www.omg.org/spec/LCC/") for i in stats["unresolved_imports"])
+
+
+@pytest.mark.parametrize("fmt", ["nt", "pyg", "networkx-graphml"])
+def test_export_formats_roundtrip(fmt, tmp_path):
+    import networkx as nx
+
+    from kgenhance.graph.export import export_graph, load_pyg_export
+    from test_owl_semantics import ONTOLOGY
+
+    src = tmp_path / "x.ttl"
+    src.write_text(ONTOLOGY, encoding="utf-8")
+    g = load_graph(src, cache=False)
+    out = tmp_path / f"export.{fmt}"
+    written = export_graph(g, out, fmt)
+    assert out in written and out.stat().st_size > 0
+    assert not list(tmp_path.glob("*.tmp*")), "no temporary file left behind"
+    if fmt == "nt":
+        again = load_graph(out, cache=False)
+        assert [e.iri for e in again.entities] == [e.iri for e in g.entities]
+        assert edge_set(again) == edge_set(g)
+        for a, b in zip(again.entities, g.entities):
+            assert (a.label, a.definition, a.kind, a.xrefs, a.types, a.replaced_by) == \
+                   (b.label, b.definition, b.kind, b.xrefs, b.types, b.replaced_by)
+            assert {(s.text, s.kind) for s in a.synonyms} == {(s.text, s.kind) for s in b.synonyms}
+    elif fmt == "pyg":
+        data = load_pyg_export(out)
+        ref = g.to_pyg()
+        assert data.num_nodes == ref.num_nodes and data.relations == g.relations
+        assert data.edge_index.tolist() == ref.edge_index.tolist()
+        assert data.edge_type.tolist() == ref.edge_type.tolist()
+        assert data.entities == [e.iri for e in g.entities]
+    else:
+        back = nx.read_graphml(out)
+        assert back.number_of_nodes() == len(g) and back.number_of_edges() == len(g.edges)
+        assert back.nodes["http://example.org/x#Heart"]["label"] == "heart"
+
+
+def test_export_unknown_format_is_refused(tiny_graph, tmp_path):
+    from kgenhance.errors import KGEnhanceError
+    from kgenhance.graph.export import export_graph
+
+    with pytest.raises(KGEnhanceError, match="unknown export format"):
+        export_graph(tiny_graph, tmp_path / "x", "csv")
+    assert not (tmp_path / "x").exists()

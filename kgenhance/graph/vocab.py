@@ -88,6 +88,7 @@ EDGE_PREDICATES = {
     SKOS + "broadMatch",
     SKOS + "narrowMatch",
     SKOS + "relatedMatch",
+    OWL + "unionOf",  # only IRI-valued in kgenhance's own exports: S ⊑ (A ⊔ …) as S → A
 }
 
 # Annotation vocabularies whose predicates never become edges, declared or not.
