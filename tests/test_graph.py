@@ -375,3 +375,44 @@ def test_export_unknown_format_is_refused(tiny_graph, tmp_path):
     with pytest.raises(KGEnhanceError, match="unknown export format"):
         export_graph(tiny_graph, tmp_path / "x", "csv")
     assert not (tmp_path / "x").exists()
+
+
+def test_ntriples_read_in_chunks_keeps_line_numbers_and_progress(tmp_path, monkeypatch):
+    import gc
+
+    from kgenhance.graph import rdf
+
+    monkeypatch.setattr(rdf, "_CHUNK", 256)  # many chunks, most lines cut at a chunk border
+    lines = [f'<http://e.org/c{i}> <{RDFS}label> "concept {i}" .' for i in range(200)]
+    lines += [f"<http://e.org/c{i}> <{RDFS_SUBCLASS_OF}> <http://e.org/c{i - 1}> ." for i in range(1, 200)]
+    path = tmp_path / "big.nt"
+    path.write_text("\n".join(lines) + "\n")
+    seen = []
+    from kgenhance.graph.builder import GraphBuilder
+    from kgenhance.graph.facts import FactCollector
+
+    collector = FactCollector(GraphBuilder())
+    rdf.parse_rdf_file(collector, path, "nt", progress=seen.append)
+    assert sum(seen) == path.stat().st_size and len(seen) > 10
+    g = load_graph(path, cache=False)
+    assert g.triples == 399 and len(g) == 200 and len(g.edges) == 199
+    assert g.entity("http://e.org/c150").label == "concept 150"
+    assert gc.isenabled()
+
+    bad = tmp_path / "bad.nt"
+    bad.write_text("\n".join(lines[:150] + ['<http://e.org/x> <http://e.org/p> "unterminated .'] + lines[150:]) + "\n")
+    with pytest.raises(OntologyError) as err:
+        load_graph(bad, cache=False)
+    assert err.value.line == 151
+
+
+def test_blank_node_labels_are_local_to_each_file(tmp_path):
+    head = "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+    (tmp_path / "a.ttl").write_text(head + '<http://e.org/A> rdfs:label "a" ; rdfs:subClassOf _:r .\n'
+                                    '_:r owl:onProperty <http://e.org/p> ; owl:someValuesFrom <http://e.org/X> .\n')
+    (tmp_path / "b.ttl").write_text(head + '<http://e.org/B> rdfs:label "b" ; rdfs:subClassOf _:r .\n'
+                                    '_:r owl:onProperty <http://e.org/q> ; owl:someValuesFrom <http://e.org/Y> .\n')
+    edges = edge_set(load_graph(tmp_path, cache=False))
+    assert ("http://e.org/A", "http://e.org/p", "http://e.org/X") in edges
+    assert ("http://e.org/B", "http://e.org/q", "http://e.org/Y") in edges
+    assert ("http://e.org/A", "http://e.org/q", "http://e.org/Y") not in edges

@@ -63,6 +63,7 @@ _XSD_LEXICAL = {
     V.XSD + "boolean": re.compile(r"true|false|1|0"),
 }
 
+_PLAIN_DATATYPES = frozenset({V.XSD + "string", V.RDF + "langString"})
 _ON_PROPERTY = V.OWL + "onProperty"
 _INVERSE_OF = V.OWL + "inverseOf"
 _FILLERS = tuple(V.OWL + p for p in ("someValuesFrom", "allValuesFrom", "hasValue", "onClass"))
@@ -106,12 +107,72 @@ class FactCollector:
         self._bnodes: dict[Blank, list[tuple[str, object]]] = defaultdict(list)
         self._expressions: list[tuple[str, str, Blank]] = []  # (named subject, axiom predicate, bnode)
         self._hashes = array("q")
-        self._interned: dict[str, str] = {}
 
     # ------------------------------------------------------------------ stream
     def add_all(self, triples: Iterable[tuple[str, str, object]]) -> None:
         """`add` every triple of an iterable."""
         for s, p, o in triples:
+            self.add(s, p, o)
+
+    def add_quads(self, quads: Iterable["pyoxigraph.Quad"], blank_prefix: str) -> None:
+        """`add` pyoxigraph quads (graph names ignored); blank node ids get `blank_prefix`.
+
+        The hot loop of loading: literals on named subjects (half of a typical ontology's
+        triples) are handled inline; everything else goes through `add`. RDF-star triple
+        terms are skipped.
+        """
+        import pyoxigraph as ox
+
+        named, blank, literal = ox.NamedNode, ox.BlankNode, ox.Literal
+        plain = _PLAIN_DATATYPES
+        roles = _LITERAL_ROLE
+        hashes = self._hashes.append
+        b = self.builder
+        for q in quads:
+            s, o = q.subject, q.object
+            p = q.predicate.value
+            ts, to = type(s), type(o)
+            if ts is named and to is literal:
+                s = s.value
+                value, lang = o.value, o.language
+                if lang is None:
+                    lang = ""
+                    dt = o.datatype.value
+                    if dt in plain:
+                        dt = ""
+                    else:
+                        pattern = _XSD_LEXICAL.get(dt)
+                        if pattern is not None and not pattern.fullmatch(value.strip()):
+                            self._count_malformed(s, p, value, dt)
+                else:
+                    dt = ""
+                hashes(hash((s, p, (value, lang, dt))))
+                role = roles.get(p)
+                if role is None:
+                    continue
+                kind = role[0]
+                if kind == "label":
+                    b.add_label(s, value, lang)
+                elif kind == "synonym":
+                    b.add_synonym(s, value, role[1], lang)
+                else:
+                    self._literal_role(s, kind, value, lang)
+                continue
+            if ts is named:
+                s = s.value
+            elif ts is blank:
+                s = Blank(blank_prefix + s.value)
+            else:
+                continue
+            if to is named:
+                o = o.value
+            elif to is literal:
+                dt = o.datatype.value
+                o = Lit(o.value, o.language or "", "" if dt in plain else dt)
+            elif to is blank:
+                o = Blank(blank_prefix + o.value)
+            else:
+                continue
             self.add(s, p, o)
 
     def add(self, s: str, p: str, o: object) -> None:
@@ -152,34 +213,40 @@ class FactCollector:
             self._inverse_pairs.append((s, o))
         if p in V.EDGE_PREDICATES or not (V.is_builtin(p) or p.startswith(V.ANNOTATION_NAMESPACES)):
             if not V.is_builtin(o):
-                intern = self._interned.setdefault
-                self.builder.add_edge(intern(s, s), intern(p, p), intern(o, o))
+                self.builder.add_edge(s, p, o)
+
+    def _count_malformed(self, s: str, p: str, value: str, datatype: str) -> None:
+        self.malformed += 1
+        if not self.malformed_example:
+            self.malformed_example = f"{value!r} is not a valid {V.local_name(datatype)} ({s} {p})"
 
     def _literal(self, s: str, p: str, o: Lit) -> None:
         if o.datatype:
             pattern = _XSD_LEXICAL.get(o.datatype)
             if pattern is not None and not pattern.fullmatch(o.value.strip()):
-                self.malformed += 1
-                if not self.malformed_example:
-                    self.malformed_example = f"{o.value!r} is not a valid {V.local_name(o.datatype)} ({s} {p})"
+                self._count_malformed(s, p, o.value, o.datatype)
         role = _LITERAL_ROLE.get(p)
         if role is None:
             return
         kind, extra = role
-        b = self.builder
         if kind == "label":
-            b.add_label(s, o.value, o.language)
+            self.builder.add_label(s, o.value, o.language)
         elif kind == "synonym":
-            b.add_synonym(s, o.value, extra, o.language)
-        elif kind == "definition":
-            b.add_definition(s, o.value, o.language)
+            self.builder.add_synonym(s, o.value, extra, o.language)
+        else:
+            self._literal_role(s, kind, o.value, o.language)
+
+    def _literal_role(self, s: str, kind: str, value: str, lang: str) -> None:
+        b = self.builder
+        if kind == "definition":
+            b.add_definition(s, value, lang)
         elif kind == "fallback":
-            b.add_definition(s, o.value, o.language, fallback=True)
+            b.add_definition(s, value, lang, fallback=True)
         elif kind == "xref":
-            b.add_xref(s, o.value)
+            b.add_xref(s, value)
         elif kind == "replaced_by":
-            b.set_replaced_by(s, o.value)
-        elif kind == "deprecated" and o.value.strip().lower() in ("true", "1"):
+            b.set_replaced_by(s, value)
+        elif kind == "deprecated" and value.strip().lower() in ("true", "1"):
             b.mark_deprecated(s)
 
     def _declare(self, s: str, o: str) -> None:
@@ -239,9 +306,7 @@ class FactCollector:
             inverse[q].add(p)
         if not inverse:
             return
-        extra = [(t, q, h) for h, r, t in self.builder.edges if r in inverse for q in inverse[r]]
-        for h, r, t in extra:
-            self.builder.add_edge(h, r, t)
+        self.builder.add_inverse_edges(inverse)
 
     def _value(self, node: Blank, predicate: str) -> object | None:
         for p, o in self._bnodes.get(node, ()):

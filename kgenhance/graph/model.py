@@ -25,7 +25,7 @@ FORMAT_VERSION = 1
 SYNONYM_KINDS = ("label", "exact", "related", "broad", "narrow", "abbreviation")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Synonym:
     """An alternative name of an entity and how close it is to the entity's meaning."""
 
@@ -33,7 +33,7 @@ class Synonym:
     kind: str = "exact"  # one of SYNONYM_KINDS
 
 
-@dataclass
+@dataclass(slots=True)
 class Entity:
     """One named resource of the ontology: a class, an individual or a property."""
 

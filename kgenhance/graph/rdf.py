@@ -6,7 +6,6 @@ import itertools
 import json
 import re
 from pathlib import Path
-from typing import Iterator
 
 from xml.etree.ElementTree import ParseError
 
@@ -16,7 +15,7 @@ from defusedxml import DefusedXmlException
 
 from ..errors import OntologyError
 from . import vocab as V
-from .facts import Blank, FactCollector, Lit
+from .facts import FactCollector
 
 RDF_SUFFIXES = {
     ".rdf": "xml",
@@ -46,7 +45,6 @@ _OX_FORMATS = {
 }
 _LINE_FORMATS = {"nt", "nquads"}  # one statement per line: safe to read in chunks
 _CHUNK = 32 << 20
-_PLAIN_DATATYPES = {V.XSD + "string", V.RDF + "langString"}
 _parse_counter = itertools.count()
 
 
@@ -113,37 +111,11 @@ def parse_rdf_data(
 def _parse_into(collector: FactCollector, data: bytes, fmt: str, source: str, base_iri: str | None,
                 line_offset: int = 0) -> None:
     try:
-        collector.add_all(_terms(ox.parse(data, format=_OX_FORMATS[fmt], base_iri=base_iri)))
+        quads = ox.parse(data, format=_OX_FORMATS[fmt], base_iri=base_iri)
+        collector.add_quads(quads, f"b{next(_parse_counter)}_")  # blank node labels are local to one parse
     except (SyntaxError, ValueError) as exc:
         line = getattr(exc, "lineno", None)
         raise OntologyError(_parse_message(exc), source, line + line_offset if line else None) from exc
-
-
-def _terms(quads) -> Iterator[tuple[str, str, object]]:
-    """pyoxigraph quads → (subject, predicate, object) as str / `Blank` / `Lit` (RDF-star terms skipped)."""
-    named, blank, literal = ox.NamedNode, ox.BlankNode, ox.Literal
-    prefix = f"b{next(_parse_counter)}_"  # blank node labels are local to one parse
-    for q in quads:
-        s = q.subject
-        ts = type(s)
-        if ts is named:
-            s = s.value
-        elif ts is blank:
-            s = Blank(prefix + s.value)
-        else:
-            continue
-        o = q.object
-        to = type(o)
-        if to is named:
-            o = o.value
-        elif to is literal:
-            dt = o.datatype.value
-            o = Lit(o.value, o.language or "", "" if dt in _PLAIN_DATATYPES else dt)
-        elif to is blank:
-            o = Blank(prefix + o.value)
-        else:
-            continue
-        yield s, q.predicate.value, o
 
 
 def _check_xml(data: bytes, source: str) -> None:
