@@ -42,6 +42,7 @@ _EXPORTS = {
     "KnowledgeCollator": "kgenhance.model",
     "Prediction": "kgenhance.model",
     "EntityEvidence": "kgenhance.model",
+    "load_adapter": "kgenhance.model",
     # training
     "TrainingConfig": "kgenhance.train",
     "TrainingResult": "kgenhance.train",

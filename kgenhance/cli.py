@@ -149,6 +149,19 @@ def _texts(text: Optional[List[str]], input_file: Optional[Path], text_column: s
     return iter_texts(input_file, text_column) if stream else read_texts(input_file, text_column)
 
 
+FusionOpt = typer.Option("kar", "--fusion", help="kar (word pieces attend to entities) or ernie (entity fused at a mention's first word piece).")
+GateOpt = typer.Option(False, "--gate/--no-gate", help="A learned per-word-piece gate on the knowledge update.")
+HierarchyOpt = typer.Option(0, "--hierarchy-dim", min=0, help="Trainable hierarchy features per entity (mean over its ancestors); 0 = off.")
+KnowledgeLayerOpt = typer.Option(None, "--knowledge-layer", min=1, help="Encoder layers below the knowledge layer (default: 2/3 up).")
+
+
+def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int]) -> dict:
+    options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim}
+    if knowledge_layer is not None:
+        options["knowledge_layer"] = knowledge_layer
+    return options
+
+
 # ---------------------------------------------------------------------- graph
 @graph_app.command("stats")
 def graph_stats(
@@ -311,6 +324,9 @@ def train(
     backbone: Optional[str] = typer.Option(None, help="Local Hugging Face encoder directory (default: the bundled all-MiniLM-L6-v2)."),
     no_knowledge: bool = typer.Option(False, "--no-knowledge", help="Train the identical baseline without the knowledge layer."),
     lora: bool = typer.Option(False, "--lora", help="LoRA on the encoder (knowledge layer and head fully trained)."),
+    lora_adapter: bool = typer.Option(
+        False, "--lora-adapter", help="With --lora: save only the adapter (small; predict/evaluate load it onto the base encoder)."
+    ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue an interrupted run from OUT.checkpoint (same settings and data)."
     ),
@@ -328,6 +344,10 @@ def train(
     fuzzy: bool = FuzzyOpt,
     context: bool = ContextOpt,
     min_score: float = MinScoreOpt,
+    fusion: str = FusionOpt,
+    gate: bool = GateOpt,
+    hierarchy_dim: int = HierarchyOpt,
+    knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """Fine-tune a knowledge-aware (or baseline) classifier.
@@ -358,6 +378,7 @@ def train(
         text_column=text_column,
         label_column=label_column,
         lora=lora,
+        lora_adapter=lora_adapter,
         resume=resume,
         device=device,
     )
@@ -374,6 +395,7 @@ def train(
             exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score
         ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed),
+        model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer),
         progress=_progress(),
     )
     m = result.metrics
@@ -404,6 +426,10 @@ def compare(
     exclude_branch: Optional[List[str]] = ExcludeOpt,
     aliases: Optional[Path] = AliasesOpt,
     save_models: bool = typer.Option(False, "--save-models", help="Keep every trained model under OUT/runs/."),
+    fusion: str = FusionOpt,
+    gate: bool = GateOpt,
+    hierarchy_dim: int = HierarchyOpt,
+    knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print compare.json instead of the table."),
 ) -> None:
@@ -443,6 +469,7 @@ def compare(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ())),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device),
+        model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer),
         save_models=save_models, progress=_progress(),
     )
     if as_json:
@@ -454,8 +481,10 @@ def compare(
 
 # ---------------------------------------------------------------------- predict / evaluate
 def _load_model(path: Path):
-    from .model import KnowledgeAwareClassifier
+    from .model import KnowledgeAwareClassifier, is_adapter, load_adapter
 
+    if is_adapter(path):
+        return load_adapter(path)
     return KnowledgeAwareClassifier.from_pretrained(path)
 
 

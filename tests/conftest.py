@@ -131,6 +131,17 @@ def make_tiny_backbone(directory: Path, model_type: str = "bert") -> Path:
     common = dict(vocab_size=len(VOCAB), max_position_embeddings=64, pad_token_id=0)
     if model_type == "distilbert":
         config = AutoConfig.for_model("distilbert", dim=32, n_layers=2, n_heads=2, hidden_dim=64, **common)
+    elif model_type == "modernbert":
+        config = AutoConfig.for_model(
+            "modernbert", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            global_attn_every_n_layers=1, local_attention=16, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+            sep_token_id=3, **common,
+        )
+    elif model_type == "deberta-v2":
+        config = AutoConfig.for_model(
+            "deberta-v2", hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+            type_vocab_size=0, **common,
+        )
     else:
         config = AutoConfig.for_model(
             model_type, hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,

@@ -153,18 +153,25 @@ def test_corrupt_weights_refused(tiny_setup, tmp_path):
         KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
 
 
-@pytest.mark.parametrize("model_type", ["roberta", "distilbert"])
-def test_other_backbone_families(tiny_setup, tmp_path, model_type):
+@pytest.mark.parametrize("model_type", ["bert", "roberta", "distilbert", "deberta-v2", "modernbert"])
+@pytest.mark.parametrize("fusion", ["kar", "ernie"])
+def test_other_backbone_families(tiny_setup, tmp_path, model_type, fusion):
+    from kgenhance.train.trainer import TrainingConfig, _apply_lora
+
     graph, emb, linker, _ = tiny_setup
     backbone = make_tiny_backbone(tmp_path / model_type, model_type)
-    model = KnowledgeAwareClassifier.from_backbone(str(backbone), ["a", "b"], emb).attach(linker=linker)
+    model = KnowledgeAwareClassifier.from_backbone(str(backbone), ["a", "b"], emb, fusion=fusion).attach(linker=linker)
     torch.nn.init.normal_(model.knowledge.up.weight, std=0.5)
     batch = KnowledgeCollator(model.tokenizer, linker)(texts(), labels=[0, 1])
     batch.tensors.pop("token_type_ids", None)
     out = model(**batch.tensors)
     out.loss.backward()
-    assert out.mention_weights is not None and float(out.mention_weights[0].sum()) > 0
+    assert out.mention_weights is not None and float(out.mention_weights[0].detach().sum()) > 0
     assert model.knowledge.down.weight.grad is not None
+    # LoRA finds the family's attention projections (and only under the encoder)
+    peft_model = _apply_lora(model, TrainingConfig(lora=True))
+    lora_names = [n for n, _ in peft_model.named_parameters() if "lora_" in n]
+    assert lora_names and all(".encoder." in f".{n}" for n in lora_names)
 
 
 def test_model_directory_problems_are_named(tiny_setup, tmp_path):
@@ -190,3 +197,104 @@ def test_model_directory_problems_are_named(tiny_setup, tmp_path):
     (tmp_path / "m" / "model.safetensors").unlink()
     with pytest.raises(ModelError, match="model.safetensors is missing"):
         KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+
+
+# ---------------------------------------------------------------- fusion variants, gate, hierarchy
+VARIANTS = [
+    {"fusion": "kar", "knowledge_gate": True},
+    {"fusion": "ernie"},
+    {"fusion": "ernie", "knowledge_gate": True, "hierarchy_dim": 6, "max_ancestors": 4},
+    {"fusion": "kar", "hierarchy_dim": 6},
+]
+
+
+def test_ancestor_table_lists_self_then_nearest_ancestors(tiny_setup):
+    from kgenhance.model.hierarchy import ancestor_table
+
+    from conftest import MED
+
+    graph = tiny_setup[0]
+    table = ancestor_table(graph, max_ancestors=5)
+    assert table.shape == (len(graph) + 1, 5) and int(table[0].abs().sum()) == 0
+    af = graph.id_of(MED + "AtrialFibrillation")
+    names = [graph.entities[i - 1].iri.split("#")[1] for i in table[af + 1].tolist() if i]
+    assert names == ["AtrialFibrillation", "Arrhythmia", "HeartDisease", "Disease"]
+    patient = graph.id_of(MED + "patient42")  # an individual: its class first
+    assert [graph.entities[i - 1].iri.split("#")[1] for i in table[patient + 1].tolist() if i] == ["patient42",
+                                                                                                  "Patient"]
+    assert table[af + 1].tolist()[:2] == ancestor_table(graph, max_ancestors=2)[af + 1].tolist()
+
+
+@pytest.mark.parametrize("options", VARIANTS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_fusion_variants_start_as_baseline_train_and_reload(options, tiny_setup, tmp_path):
+    graph, emb, linker, backbone = tiny_setup
+    torch.manual_seed(5)
+    kmodel = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, graph=graph, **options)
+    torch.manual_seed(5)
+    base = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], use_knowledge=False)
+    kmodel.attach(linker=linker).eval(), base.eval()
+    batch = KnowledgeCollator(kmodel.tokenizer, linker)(texts(), labels=[0, 1])
+    out_k = kmodel(**batch.tensors)
+    out_b = base(**{k: v for k, v in batch.tensors.items() if not k.startswith("entity_")})
+    torch.testing.assert_close(out_k.logits, out_b.logits)  # the untrained layer is the identity
+
+    kmodel.train()
+    torch.nn.init.normal_(kmodel.knowledge.up.weight, std=0.5)
+    out = kmodel(**batch.tensors)
+    out.loss.backward()
+    assert kmodel.knowledge.down.weight.grad is not None and float(kmodel.knowledge.down.weight.grad.abs().sum()) > 0
+    if options.get("knowledge_gate"):
+        assert float(kmodel.knowledge.gate.proj.weight.grad.abs().sum()) > 0
+    if options.get("hierarchy_dim"):
+        grad = kmodel.hierarchy.table.weight.grad
+        assert float(grad.abs().sum()) > 0
+        af = graph.id_of("http://example.org/med#AtrialFibrillation") + 1
+        disease = graph.id_of("http://example.org/med#Disease") + 1
+        assert float(grad[disease].abs().sum()) > 0  # an ancestor of a linked entity learns too
+        assert kmodel.hierarchy.ancestors[af, 0] == af
+    kmodel.eval()
+    with torch.no_grad():
+        out = kmodel(**batch.tensors)
+    assert float(out.mention_weights[0].sum()) > 0 and float(out.mention_weights[1].sum()) == 0
+
+    kmodel.save_pretrained(tmp_path / "m")
+    back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "m").eval()
+    assert back.config.fusion == options["fusion"]
+    with torch.no_grad():
+        torch.testing.assert_close(back(**batch.tensors).logits, out.logits)
+    if options.get("hierarchy_dim"):
+        assert torch.equal(back.hierarchy.ancestors, kmodel.hierarchy.ancestors)
+
+
+def test_ernie_fusion_writes_only_at_first_word_pieces():
+    from kgenhance.model.mention_fusion import MentionFusion
+
+    hidden, mask, spans, cand, priors, cmask = layer_inputs()
+    layer = MentionFusion(16, 8, 12, 0.0).eval()
+    torch.nn.init.normal_(layer.up.weight, std=0.5)
+    new, info = layer(hidden, mask, spans, cand, priors, cmask)
+    changed = (new - hidden).abs().sum(-1) > 0  # (B, T)
+    assert changed[0].nonzero().flatten().tolist() == [1, 4]  # first word pieces of the two mentions
+    assert changed[1].nonzero().flatten().tolist() == [2]
+    assert torch.allclose(info.mention_weights[0, :2].sum(), torch.tensor(1.0))
+    assert float(info.mention_weights[0, 2]) == 0.0
+
+
+def test_gate_can_shut_knowledge_off():
+    hidden, mask, spans, cand, priors, cmask = layer_inputs()
+    layer = KnowledgeAttention(16, 8, 12, 3, 0.0, gate=True).eval()
+    torch.nn.init.normal_(layer.up.weight, std=0.5)
+    open_, _ = layer(hidden, mask, spans, cand, priors, cmask)
+    with torch.no_grad():
+        layer.gate.proj.bias.fill_(-30.0)
+    shut, _ = layer(hidden, mask, spans, cand, priors, cmask)
+    assert float((open_ - hidden).abs().max()) > 1e-3
+    torch.testing.assert_close(shut, hidden, atol=1e-6, rtol=0)
+
+
+def test_unknown_fusion_and_missing_graph_are_refused(tiny_setup):
+    graph, emb, linker, backbone = tiny_setup
+    with pytest.raises(ValueError, match="fusion"):
+        KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, fusion="kbert2")
+    with pytest.raises(ModelError, match="graph"):
+        KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, hierarchy_dim=4)

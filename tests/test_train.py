@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from kgenhance.encode import EncoderConfig
-from kgenhance.errors import ConfigError, DataError
+from kgenhance.errors import ConfigError, DataError, ModelError
 from kgenhance.model import KnowledgeAwareClassifier
 from kgenhance.train import TrainingConfig, classification_metrics, load_examples, train_classifier
 
@@ -115,6 +115,47 @@ def test_baseline_and_lora(tiny_backbone, tiny_data, tiny_graph, tmp_path):
     assert not any("lora" in n for n, _ in reloaded.named_parameters())  # merged into the base weights
     texts = load_examples(val).texts
     assert [p.label for p in reloaded.predict(texts)] == [p.label for p in lora.model.predict(texts)]
+
+
+def test_lora_adapter_is_small_and_reloads_onto_the_base(tiny_backbone, tiny_data, tiny_graph, tmp_path, capsys):
+    from kgenhance.cli import main
+    from kgenhance.model import is_adapter, load_adapter
+
+    train, val = tiny_data
+    res = train_classifier(
+        train, val, tmp_path / "adapter", graph=tiny_graph, backbone=str(tiny_backbone),
+        config=TrainingConfig(**{**FAST, "epochs": 2}, lora=True, lora_r=4, lora_adapter=True),
+        encoder_config=EncoderConfig(dim=16, epochs=2, eval_every=1, negatives=8, device="cpu"),
+        model_options={"hierarchy_dim": 4, "knowledge_gate": True, "knowledge_dim": 16}, progress=False,
+    )
+    out = tmp_path / "adapter"
+    from safetensors import safe_open
+
+    with safe_open(str(out / "adapter_model.safetensors"), framework="pt") as fh:
+        keys = list(fh.keys())
+    encoder_keys = [k for k in keys if ".encoder." in k]
+    assert encoder_keys and all("lora_" in k for k in encoder_keys)  # no base encoder weight is copied
+    assert any(".knowledge." in k for k in keys) and any(".hierarchy." in k for k in keys)
+    assert is_adapter(out) and (out / "adapter_model.safetensors").is_file()
+    assert not (out / "model.safetensors").exists() and (out / "metrics.json").is_file()
+    res.model.save_pretrained(tmp_path / "full")
+    adapter_bytes = (out / "adapter_model.safetensors").stat().st_size
+    assert adapter_bytes < (tmp_path / "full" / "model.safetensors").stat().st_size / 2
+    back = load_adapter(out)  # the base encoder comes from the recorded backbone directory
+    assert not any("lora" in n for n, _ in back.named_parameters())
+    torch.testing.assert_close(back.hierarchy.ancestors, res.model.hierarchy.ancestors)
+    texts = load_examples(val).texts
+    want = res.model.predict(texts)
+    got = back.predict(texts)
+    assert [p.label for p in got] == [p.label for p in want]
+    for p, q in zip(got, want):
+        for k in p.probabilities:
+            assert p.probabilities[k] == pytest.approx(q.probabilities[k], abs=1e-5)
+    # the CLI's predict reads an adapter directory as it reads a model directory
+    assert main(["-q", "predict", "--model", str(out), "--text", texts[0], "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["label"] == want[0].label
+    with pytest.raises(ModelError, match="not a kgenhance LoRA adapter"):
+        load_adapter(tmp_path / "full")
 
 
 def test_failed_training_leaves_out_dir_untouched(tiny_backbone, tmp_path):

@@ -1,10 +1,13 @@
 """Knowledge injection: a knowledge-attention layer inside any Hugging Face encoder, and the classifier."""
 
+from .adapter import apply_lora, is_adapter, load_adapter, save_adapter
 from .backbone import DEFAULT_BACKBONE, resolve_backbone
 from .configuration import KnowledgeAwareConfig
 from .explain import EntityEvidence, Prediction, predict
 from .inputs import EncodedBatch, KnowledgeCollator
-from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
+from .hierarchy import HierarchyEmbedding, ancestor_table
+from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput, KnowledgeGate
+from .mention_fusion import MentionFusion
 from .modeling import KnowledgeAwareClassifier, KnowledgeClassifierOutput, register_auto_classes
 
 register_auto_classes()
@@ -13,14 +16,22 @@ __all__ = [
     "DEFAULT_BACKBONE",
     "EncodedBatch",
     "EntityEvidence",
+    "HierarchyEmbedding",
     "KnowledgeAttention",
     "KnowledgeAttentionOutput",
     "KnowledgeAwareClassifier",
     "KnowledgeAwareConfig",
     "KnowledgeClassifierOutput",
     "KnowledgeCollator",
+    "KnowledgeGate",
+    "MentionFusion",
     "Prediction",
+    "ancestor_table",
+    "apply_lora",
+    "is_adapter",
+    "load_adapter",
     "predict",
     "register_auto_classes",
     "resolve_backbone",
+    "save_adapter",
 ]

@@ -50,7 +50,7 @@ def gradient_attribution(
     embedding (integrated gradients, midpoint rule), whose sum over a text's mentions
     approaches log p(full) − log p(all entity embeddings zero).
     """
-    base = model.entity_embeddings(inputs["entity_ids"]).detach()
+    base = model.candidate_embeddings(inputs["entity_ids"]).detach()
     total = torch.zeros_like(base)
     alphas = [1.0] if steps <= 1 else [(k + 0.5) / steps for k in range(steps)]
     with torch.enable_grad():

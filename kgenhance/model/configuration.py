@@ -7,6 +7,7 @@ from transformers import AutoConfig, PretrainedConfig
 # The layout of a saved model directory; bump when a newer kgenhance could not read an
 # older directory the same way (from_pretrained refuses directories of a newer format).
 MODEL_FORMAT = 1
+FUSIONS = ("kar", "ernie")
 
 
 class KnowledgeAwareConfig(PretrainedConfig):
@@ -23,6 +24,12 @@ class KnowledgeAwareConfig(PretrainedConfig):
         max_mentions / max_candidates: per text and per mention, as fed to the model.
         pooling: ``"mean"`` over word pieces or ``"cls"`` for the classifier's input.
         graph_hash: content hash of the graph the entity embeddings were trained on.
+        fusion: ``"kar"`` (word pieces attend to the mentions' entities, KnowBERT's KAR) or
+            ``"ernie"`` (each mention's entity is fused at its first word piece, ERNIE).
+        knowledge_gate: scale the knowledge update per word piece by a learned gate.
+        hierarchy_dim: width of the trainable hierarchy features appended to each entity's
+            embedding (the mean of its own and its ancestors' vectors; 0 = none).
+        max_ancestors: ancestors per entity in those features (nearest first).
     """
 
     model_type = "kgenhance"
@@ -43,6 +50,10 @@ class KnowledgeAwareConfig(PretrainedConfig):
         pooling: str = "mean",
         freeze_entity_embeddings: bool = True,
         graph_hash: str | None = None,
+        fusion: str = "kar",
+        knowledge_gate: bool = False,
+        hierarchy_dim: int = 0,
+        max_ancestors: int = 16,
         kgenhance_format: int = MODEL_FORMAT,
         **kwargs,
     ):
@@ -61,6 +72,14 @@ class KnowledgeAwareConfig(PretrainedConfig):
         self.pooling = pooling
         self.freeze_entity_embeddings = freeze_entity_embeddings
         self.graph_hash = graph_hash
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, not {fusion!r}")
+        if hierarchy_dim < 0 or max_ancestors < 1:
+            raise ValueError("hierarchy_dim must be ≥ 0 and max_ancestors ≥ 1")
+        self.fusion = fusion
+        self.knowledge_gate = bool(knowledge_gate)
+        self.hierarchy_dim = int(hierarchy_dim)
+        self.max_ancestors = int(max_ancestors)
         super().__init__(**kwargs)
 
     def backbone_config(self) -> PretrainedConfig:

