@@ -51,6 +51,10 @@ _EXPORTS = {
     "load_examples": "kgenhance.train",
     "CompareConfig": "kgenhance.train",
     "compare_models": "kgenhance.train",
+    "pretrain_backbone": "kgenhance.train",
+    "PretrainConfig": "kgenhance.train",
+    "knowledge_trainer": "kgenhance.train",
+    "KnowledgeDataCollator": "kgenhance.train",
     # errors
     "KGEnhanceError": "kgenhance.errors",
     "OntologyError": "kgenhance.errors",
