@@ -60,8 +60,7 @@ def train_default_model(out: Path, seed: int) -> Path:
 
 
 def measure(model: KnowledgeAwareClassifier, texts: list[str], batch_size: int, ig_steps: int, seed: int) -> dict:
-    collator = KnowledgeCollator(model.tokenizer, model.linker, _max_length(model), model.config.max_mentions,
-                                 model.config.max_candidates)
+    collator = KnowledgeCollator.for_model(model, max_length=_max_length(model))
     rng = torch.Generator().manual_seed(seed)
     drops: dict[str, list[float]] = {s: [] for s in STRATEGIES}
     flips: dict[str, list[float]] = {s: [] for s in STRATEGIES}

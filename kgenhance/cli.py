@@ -153,10 +153,13 @@ FusionOpt = typer.Option("kar", "--fusion", help="kar (word pieces attend to ent
 GateOpt = typer.Option(False, "--gate/--no-gate", help="A learned per-word-piece gate on the knowledge update.")
 HierarchyOpt = typer.Option(0, "--hierarchy-dim", min=0, help="Trainable hierarchy features per entity (mean over its ancestors); 0 = off.")
 KnowledgeLayerOpt = typer.Option(None, "--knowledge-layer", min=1, help="Encoder layers below the knowledge layer (default: 2/3 up).")
+EntityTextOpt = typer.Option(0, "--entity-text", min=0, help="Append the names of this many linked entities (and 2 super-classes each) to the input; 0 = off.")
 
 
-def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int]) -> dict:
-    options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim}
+def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int],
+                   entity_text: int = 0) -> dict:
+    options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim,
+                     "entity_text": entity_text}
     if knowledge_layer is not None:
         options["knowledge_layer"] = knowledge_layer
     return options
@@ -348,6 +351,7 @@ def train(
     gate: bool = GateOpt,
     hierarchy_dim: int = HierarchyOpt,
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
+    entity_text: int = EntityTextOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """Fine-tune a knowledge-aware (or baseline) classifier.
@@ -395,7 +399,7 @@ def train(
             exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score
         ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed),
-        model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer),
+        model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
         progress=_progress(),
     )
     m = result.metrics
@@ -468,6 +472,7 @@ def compare(
     gate: bool = GateOpt,
     hierarchy_dim: int = HierarchyOpt,
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
+    entity_text: int = EntityTextOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print compare.json instead of the table."),
 ) -> None:
@@ -507,7 +512,7 @@ def compare(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ())),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device),
-        model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer),
+        model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
         save_models=save_models, progress=_progress(),
     )
     if as_json:

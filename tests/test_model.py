@@ -298,3 +298,26 @@ def test_unknown_fusion_and_missing_graph_are_refused(tiny_setup):
         KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, fusion="kbert2")
     with pytest.raises(ModelError, match="graph"):
         KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, hierarchy_dim=4)
+
+
+def test_entity_text_segment_names_entities_and_their_ancestors(tiny_setup, tmp_path):
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, entity_text=3,
+                                                   entity_text_ancestors=1).attach(linker=linker)
+    collator = KnowledgeCollator.for_model(model)
+    assert collator.entity_text == 3 and collator.entity_text_ancestors == 1
+    mentions = [linker.link(t) for t in texts()]
+    segment = collator.describe_entities(mentions[0])
+    assert segment == "patient; atrial fibrillation (arrhythmia); seizure (nervous system disease)"
+    batch = collator(texts())
+    ids = batch.tensors["input_ids"][0].tolist()
+    second = batch.tensors["token_type_ids"][0].tolist()
+    words = model.tokenizer.convert_ids_to_tokens([i for i, t in zip(ids, second) if t == 1])
+    assert "arrhythmia" in words and "nervous" in words
+    plain = KnowledgeCollator(model.tokenizer, linker)(texts())
+    # the mentions still point at the same word pieces of the text itself
+    assert torch.equal(batch.tensors["entity_spans"], plain.tensors["entity_spans"])
+    model.save_pretrained(tmp_path / "m")
+    back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+    again = KnowledgeCollator.for_model(back)(texts())
+    assert torch.equal(again.tensors["input_ids"], batch.tensors["input_ids"])

@@ -30,6 +30,9 @@ class KnowledgeAwareConfig(PretrainedConfig):
         hierarchy_dim: width of the trainable hierarchy features appended to each entity's
             embedding (the mean of its own and its ancestors' vectors; 0 = none).
         max_ancestors: ancestors per entity in those features (nearest first).
+        entity_text: append the names of this many linked entities (with their nearest
+            super-classes) to the input as a second segment (0 = off).
+        entity_text_ancestors: super-classes named per entity in that segment.
     """
 
     model_type = "kgenhance"
@@ -54,6 +57,8 @@ class KnowledgeAwareConfig(PretrainedConfig):
         knowledge_gate: bool = False,
         hierarchy_dim: int = 0,
         max_ancestors: int = 16,
+        entity_text: int = 0,
+        entity_text_ancestors: int = 2,
         kgenhance_format: int = MODEL_FORMAT,
         **kwargs,
     ):
@@ -80,6 +85,8 @@ class KnowledgeAwareConfig(PretrainedConfig):
         self.knowledge_gate = bool(knowledge_gate)
         self.hierarchy_dim = int(hierarchy_dim)
         self.max_ancestors = int(max_ancestors)
+        self.entity_text = int(entity_text)
+        self.entity_text_ancestors = int(entity_text_ancestors)
         super().__init__(**kwargs)
 
     def backbone_config(self) -> PretrainedConfig:

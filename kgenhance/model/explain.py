@@ -133,13 +133,7 @@ def predict(
     if model.config.use_knowledge and model.linker is None:
         raise ModelError("this knowledge-aware model has no linker attached (its graph was not saved with it)")
     texts = [t if isinstance(t, str) else str(t) for t in texts]
-    collator = KnowledgeCollator(
-        model.tokenizer,
-        model.linker if model.config.use_knowledge else None,
-        max_length=_max_length(model),
-        max_mentions=model.config.max_mentions,
-        max_candidates=model.config.max_candidates,
-    )
+    collator = KnowledgeCollator.for_model(model, max_length=_max_length(model))
     was_training = model.training
     model.eval()
     device = next(model.parameters()).device

@@ -35,8 +35,12 @@ class KnowledgeCollator:
         max_length: int = 128,
         max_mentions: int = 32,
         max_candidates: int = 4,
+        entity_text: int = 0,
+        entity_text_ancestors: int = 2,
     ):
         self.tokenizer = tokenizer
+        self.entity_text = entity_text if linker is not None else 0
+        self.entity_text_ancestors = entity_text_ancestors
         self.linker = linker
         self.max_length = max_length
         self.max_mentions = max_mentions
@@ -45,11 +49,42 @@ class KnowledgeCollator:
         self.last_truncated: list[bool] = []  # which texts of the last batch were cut off
         self.seen = 0
 
+    @classmethod
+    def for_model(cls, model, linker: EntityLinker | None = None, max_length: int | None = None) -> "KnowledgeCollator":
+        """The collator a `KnowledgeAwareClassifier` was trained with (its config's settings)."""
+        cfg = model.config
+        linker = linker if linker is not None else (model.linker if cfg.use_knowledge else None)
+        length = max_length or getattr(cfg, "max_seq_length", None) or 128
+        return cls(model.tokenizer, linker, length, cfg.max_mentions, cfg.max_candidates,
+                   getattr(cfg, "entity_text", 0), getattr(cfg, "entity_text_ancestors", 2))
+
+    def describe_entities(self, mentions: Sequence[Mention]) -> str:
+        """The appended knowledge segment for one text's mentions (see the class docstring)."""
+        graph = self.linker.graph  # type: ignore[union-attr]
+        parts: list[str] = []
+        seen: set[int] = set()
+        for m in mentions:
+            if not m.candidates or m.candidates[0].entity_id in seen:
+                continue
+            eid = m.candidates[0].entity_id
+            seen.add(eid)
+            names = [e.display_label for e in graph.path_to_root(eid, max_depth=1 + self.entity_text_ancestors)]
+            parts.append(names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else ""))
+            if len(parts) >= self.entity_text:
+                break
+        return "; ".join(parts)
+
     def __call__(
         self, texts: Sequence[str], mentions: Sequence[list[Mention]] | None = None, labels: Sequence[int] | None = None
     ) -> EncodedBatch:
+        pairs = None
+        if self.entity_text:
+            if mentions is None:  # the window is not known before tokenising: link a generous prefix
+                mentions = [self.linker.link(t[: self.max_length * 12]) for t in texts]  # type: ignore[union-attr]
+            pairs = [self.describe_entities(ms) for ms in mentions]
         enc = self.tokenizer(
             list(texts),
+            pairs,
             truncation=True,
             max_length=self.max_length,
             padding=True,
@@ -57,6 +92,9 @@ class KnowledgeCollator:
             return_tensors="pt",
         )
         offsets = enc.pop("offset_mapping").tolist()
+        if pairs is not None:  # word pieces of the appended segment are not in the text: no offsets
+            for i in range(len(offsets)):
+                offsets[i] = [o if sid == 0 else (0, 0) for o, sid in zip(offsets[i], enc.sequence_ids(i))]
         tensors = dict(enc)
         if labels is not None:
             tensors["labels"] = torch.as_tensor(list(labels), dtype=torch.long)

@@ -48,8 +48,7 @@ class KnowledgeDataCollator:
         self.linker = linker if linker is not None else (model.linker if cfg.use_knowledge else None)
         if cfg.use_knowledge and self.linker is None:
             raise ValueError("a knowledge-aware model needs a linker (model.attach(linker=...) or linker=...)")
-        length = max_length or getattr(cfg, "max_seq_length", None) or 128
-        self.collator = KnowledgeCollator(model.tokenizer, self.linker, length, cfg.max_mentions, cfg.max_candidates)
+        self.collator = KnowledgeCollator.for_model(model, self.linker, max_length)
         self.text_column = text_column
         self.label_column = label_column
         self.label2id = {str(k): int(v) for k, v in (cfg.label2id or {}).items()}

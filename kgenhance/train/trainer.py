@@ -206,9 +206,7 @@ def train_classifier(
     model.config.max_seq_length = _max_length(model)  # never more positions than the encoder has
     model.attach(linker=linker)
     tokenizer = model.tokenizer
-    collator = KnowledgeCollator(
-        tokenizer, linker, model.config.max_seq_length, model.config.max_mentions, model.config.max_candidates
-    )
+    collator = KnowledgeCollator.for_model(model, linker, model.config.max_seq_length)
     trainable = _apply_lora(model, cfg) if cfg.lora else model
     trainable.to(device)
     n_params = sum(p.numel() for p in model.parameters())
