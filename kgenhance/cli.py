@@ -40,6 +40,9 @@ AliasesOpt = typer.Option(None, "--aliases", help="TSV of extra names: 'name<TAB
 FuzzyOpt = typer.Option(False, "--fuzzy", help="Add character n-gram candidates for spans that miss the dictionary.")
 ContextOpt = typer.Option(False, "--context", help="Re-rank ambiguous mentions by sentence/definition similarity.")
 MinScoreOpt = typer.Option(0.0, "--min-score", help="Drop mentions scored below this (0-1).")
+GenericOpt = typer.Option(
+    None, "--generic-zipf", help="Leave one-word names that are common English words (Zipf ≥ this, e.g. 5.0) unlinked."
+)
 
 
 def _with_aliases(graph, aliases: Optional[Path]):
@@ -237,6 +240,7 @@ def link(
     ),
     n_process: int = typer.Option(1, "--n-process", help="Worker processes for large inputs."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
+    generic_zipf: Optional[float] = GenericOpt,
 ) -> None:
     """Find ontology entities in texts.
 
@@ -255,6 +259,7 @@ def link(
         fuzzy=fuzzy,
         context=context,
         min_score=min_score,
+        generic_zipf=generic_zipf,
     )
     if output is not None:
         def work(chunk):
@@ -352,6 +357,7 @@ def train(
     hierarchy_dim: int = HierarchyOpt,
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
+    generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
     """Fine-tune a knowledge-aware (or baseline) classifier.
@@ -396,7 +402,8 @@ def train(
         backbone=backbone,
         config=cfg,
         linker_config=LinkerConfig(
-            exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score
+            exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score,
+            generic_zipf=generic_zipf,
         ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed),
         model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
@@ -421,6 +428,7 @@ def pretrain(
     entity_mask_share: float = typer.Option(0.5, help="Share of that budget spent on whole entity mentions (needs --ontology)."),
     max_texts: Optional[int] = typer.Option(None, help="Use at most this many texts (a seeded sample)."),
     exclude_branch: Optional[List[str]] = ExcludeOpt,
+    generic_zipf: Optional[float] = GenericOpt,
     seed: int = typer.Option(42, help="Random seed."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
@@ -434,7 +442,8 @@ def pretrain(
 
     linker = None
     if ontology:
-        linker = EntityLinker(_load(ontology), LinkerConfig(exclude_branches=tuple(exclude_branch or ())))
+        linker = EntityLinker(_load(ontology), LinkerConfig(exclude_branches=tuple(exclude_branch or ()),
+                                                            generic_zipf=generic_zipf))
     cfg = PretrainConfig(epochs=epochs, batch_size=batch_size, max_length=max_length, learning_rate=learning_rate,
                          mask_probability=mask_probability, entity_mask_share=entity_mask_share if linker else 0.0,
                          max_texts=max_texts, seed=seed, device=device)
@@ -473,6 +482,7 @@ def compare(
     hierarchy_dim: int = HierarchyOpt,
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
+    generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print compare.json instead of the table."),
 ) -> None:
@@ -510,7 +520,7 @@ def compare(
     )
     result = compare_models(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
-        linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ())),
+        linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device),
         model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
         save_models=save_models, progress=_progress(),

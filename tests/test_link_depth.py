@@ -310,3 +310,29 @@ def test_case_rule_follows_the_matched_name():
     assert spans(linker.link("two fits")) == [("fits", "seizure")]  # 4-letter alias, 3-letter lemma
     assert spans(linker.link("PETs and PET")) == [("PETs", "PET"), ("PET", "PET")]
     assert linker.link("our pets and a pet") == []
+
+
+def test_generic_words_can_be_left_unlinked(tmp_path):
+    from kgenhance.errors import ConfigError
+    from kgenhance.graph import load_graph
+    from kgenhance.link import EntityLinker, LinkerConfig
+    from kgenhance.link.normalize import common_word_zipf
+
+    ttl = tmp_path / "fin.ttl"
+    ttl.write_text(
+        "@prefix : <http://e.org/> .\n@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .\n"
+        "@prefix owl: <http://www.w3.org/2002/07/owl#> .\n"
+        ':Group a owl:Class ; rdfs:label "group" .\n:Share a owl:Class ; rdfs:label "share" .\n'
+        ':ShareClass a owl:Class ; rdfs:label "share class" .\n:Debenture a owl:Class ; rdfs:label "debenture" .\n'
+        ':Nominee a owl:Class ; rdfs:label "nominee" .\n'
+    )
+    graph = load_graph(ttl, cache=False)
+    text = "The group said a new share class and a debenture will go to a nominee (GROUP)."
+    assert common_word_zipf("group") > 5.5 and common_word_zipf("debenture") == 0.0
+    every = [m.surface for m in EntityLinker(graph, LinkerConfig(cache=False)).link(text)]
+    assert every == ["group", "share class", "debenture", "nominee", "GROUP"]
+    kept = [m.surface for m in EntityLinker(graph, LinkerConfig(cache=False, generic_zipf=5.0)).link(text)]
+    # one-word common names go; multi-word names and rare words stay
+    assert kept == ["share class", "debenture", "nominee"]
+    with pytest.raises(ConfigError, match="generic_zipf"):
+        LinkerConfig(generic_zipf=2.0).validate()

@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..graph.model import KnowledgeGraph
 from .abbreviations import find_abbreviations, short_form_occurrences
 from .lexicon import Lexicon, LexiconEntry
-from .normalize import STOP_WORDS, TokenizedText, ensure_text, head_block, tokenize
+from .normalize import STOP_WORDS, TokenizedText, common_word_zipf, ensure_text, head_block, tokenize
 
 # How a mention was found; earlier kinds win ties between spans that are equally long.
 MATCH_KINDS = ("abbreviation", "exact", "lemma", "fuzzy")
@@ -92,6 +92,9 @@ class LinkerConfig:
     # IRI prefixes, most preferred first: when one name belongs to entities of several
     # ontologies (e.g. DOID and HPO loaded together), each step down this list costs ×0.1
     prefer_namespaces: tuple[str, ...] = ()
+    # Leave unlinked a one-word name that is a common English word of at least this Zipf
+    # frequency ("well" 6.0, "group" 5.6, "share" 5.2; "heart" 5.3, "cancer" 4.9): None = off.
+    generic_zipf: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -120,6 +123,8 @@ class LinkerConfig:
                 raise ConfigError(f"{name} must be between 0 and 1, not {value}")
         if self.fuzzy_max_tokens < 1:
             raise ConfigError("fuzzy_max_tokens must be at least 1")
+        if self.generic_zipf is not None and not 4.0 <= self.generic_zipf <= 8.0:
+            raise ConfigError(f"generic_zipf must be between 4.0 and 8.0 (or None), not {self.generic_zipf}")
         if self.context_mode not in ("static", "contextual"):
             raise ConfigError(f"context_mode must be 'static' or 'contextual', not {self.context_mode!r}")
 
@@ -213,6 +218,8 @@ class EntityLinker:
             matches = self._abbreviation_matches(text, tt, matches)
         matches.sort(key=lambda m: m.order)
         chosen = self._resolve_overlaps(matches)
+        if cfg.generic_zipf is not None:
+            chosen = [m for m in chosen if not self._is_generic(tt, m)]
         if cfg.fuzzy:
             chosen = sorted(chosen + self._fuzzy_matches(tt, chosen), key=lambda m: m.order)
         mentions = [self._mention(text, m) for m in chosen]
@@ -368,6 +375,12 @@ class EntityLinker:
         if prefs:
             cands.sort(key=lambda c: (-c.score, c.entity_id))
         return cands[: limit or self.config.max_candidates]
+
+    def _is_generic(self, tt: TokenizedText, m: _Match) -> bool:
+        """A one-word dictionary match on a common English word (in-text abbreviations never are)."""
+        if m.first != m.last or m.match == "abbreviation":
+            return False
+        return common_word_zipf(tt.tokens[m.first]) >= self.config.generic_zipf  # type: ignore[operator]
 
     def _mention(self, text: str, m: _Match) -> Mention:
         cands = self._ranked(m.entries)

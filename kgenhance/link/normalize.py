@@ -151,3 +151,23 @@ def lemma_term(text: str) -> str:
 def is_stopword_only(key: str) -> bool:
     """True when every token of a key is a stop word or a number: such names are never linked."""
     return all(t in STOP_WORDS or t.isdigit() for t in key.split())
+
+
+@lru_cache(maxsize=1)
+def _common_words() -> dict[str, float]:
+    import gzip
+    from pathlib import Path
+
+    path = Path(__file__).with_name("data") / "common_words_en.tsv.gz"
+    table: dict[str, float] = {}
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            if not line.startswith("#"):
+                word, zipf = line.rstrip("\n").split("\t")
+                table[word] = float(zipf)
+    return table
+
+
+def common_word_zipf(token: str) -> float:
+    """English Zipf frequency of a normalised token (0 for words outside the 7,080 most common)."""
+    return _common_words().get(token.lower(), 0.0)
