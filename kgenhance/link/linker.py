@@ -377,10 +377,12 @@ class EntityLinker:
         return cands[: limit or self.config.max_candidates]
 
     def _is_generic(self, tt: TokenizedText, m: _Match) -> bool:
-        """A one-word dictionary match on a common English word (in-text abbreviations never are)."""
+        """A one-word dictionary match on a common English word or its plural/inflection (in-text
+        abbreviations never are)."""
         if m.first != m.last or m.match == "abbreviation":
             return False
-        return common_word_zipf(tt.tokens[m.first]) >= self.config.generic_zipf  # type: ignore[operator]
+        zipf = max(common_word_zipf(tt.tokens[m.first]), common_word_zipf(tt.lemmas[m.first]))
+        return zipf >= self.config.generic_zipf  # type: ignore[operator]
 
     def _mention(self, text: str, m: _Match) -> Mention:
         cands = self._ranked(m.entries)
