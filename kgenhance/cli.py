@@ -305,6 +305,12 @@ def encode(
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, help="Random seed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
+    text_features: Optional[str] = typer.Option(
+        None, "--text-features", help="static or contextual: entity names/definitions, embedded by the backbone, as input."
+    ),
+    id_embeddings: bool = typer.Option(True, "--id-embeddings/--no-id-embeddings", help="Learned per-entity input vectors (off with --text-features: inductive)."),
+    inductive_fraction: float = typer.Option(0.0, help="Hold out this share of entities and report their link prediction after embedding them from text."),
+    backbone: Optional[str] = typer.Option(None, help="Encoder of the text features (default: the bundled all-MiniLM-L6-v2)."),
 ) -> None:
     """Train GNN entity embeddings on an ontology by link prediction.
 
@@ -313,11 +319,16 @@ def encode(
     from .encode import EncoderConfig, train_entity_encoder
 
     graph = _load(ontology, no_cache)
-    cfg = EncoderConfig(epochs=epochs, dim=dim, num_layers=layers, device=device, seed=seed)
+    cfg = EncoderConfig(epochs=epochs, dim=dim, num_layers=layers, device=device, seed=seed,
+                        text_features=text_features, id_embeddings=id_embeddings,
+                        inductive_fraction=inductive_fraction, backbone=backbone)
     emb = train_entity_encoder(graph, cfg, progress=_progress())
     emb.save(out)
     m = emb.metrics
-    _print_json({"mrr": m["mrr"], "hits@10": m["hits@10"], "entities": m["entities"], "out": str(out)})
+    summary = {"mrr": m["mrr"], "hits@10": m["hits@10"], "entities": m["entities"], "out": str(out)}
+    if "inductive" in m:
+        summary["inductive_mrr"] = m["inductive"]["mrr"]
+    _print_json(summary)
 
 
 # ---------------------------------------------------------------------- train

@@ -16,7 +16,7 @@ from kgenhance.encode import (
 )
 from kgenhance.encode.conv import relation_normalisation
 from kgenhance.encode.train import _KnownAnswers, split_edges
-from kgenhance.errors import KGEnhanceError, ModelError
+from kgenhance.errors import ConfigError, KGEnhanceError, ModelError
 from kgenhance.graph import Entity, KnowledgeGraph
 
 
@@ -117,3 +117,30 @@ def test_embedding_file_corrupt(tmp_path):
     (tmp_path / "entity_embeddings.safetensors").write_bytes(b"junk")
     with pytest.raises(ModelError, match="cannot read"):
         EntityEmbeddings.load(tmp_path)
+
+
+def test_text_features_make_the_encoder_inductive(tiny_backbone, tmp_path, monkeypatch):
+    """Names as input, no id vectors: held-out entities are embedded from text and neighbours."""
+    from kgenhance.encode.features import entity_text_features
+
+    monkeypatch.setenv("KGENHANCE_CACHE", str(tmp_path / "cache"))
+    n = 40
+    words = ["heart", "brain", "seizure", "arrhythmia"]  # every cluster's nodes share a word the tokenizer knows
+    ents = [Entity(f"http://e.org/{i:02d}", f"{words[i // 10]} {i}") for i in range(n)]
+    edges = {(i, 0, (i // 10) * 10 + (i + k) % 10) for i in range(n) for k in (1, 2, 3, 4, 5)}
+    g = KnowledgeGraph(ents, ["http://e.org/near"], np.array(sorted(edges)))
+    feats = entity_text_features(g, str(tiny_backbone))
+    assert feats.shape == (n, 32) and torch.allclose(feats.norm(dim=1), torch.ones(n), atol=1e-5)
+    assert len(list((tmp_path / "cache" / "entity-text").iterdir())) == 1
+    torch.testing.assert_close(entity_text_features(g, str(tiny_backbone)), feats)  # from the cache
+    cfg = EncoderConfig(dim=32, epochs=60, eval_every=10, patience=20, negatives=32, validation_fraction=0.1,
+                        learning_rate=0.02, seed=0, device="cpu", text_features="static", id_embeddings=False,
+                        backbone=str(tiny_backbone), inductive_fraction=0.2)
+    emb = train_entity_encoder(g, cfg, progress=False)
+    ind = emb.metrics["inductive"]
+    assert ind["entities"] > 0 and ind["queries"] > 0
+    assert ind["hits@10"] > 0.4  # random ranking gives about 0.25: names and support edges place new entities
+    again = train_entity_encoder(g, cfg, progress=False)
+    torch.testing.assert_close(again.vectors, emb.vectors)
+    with pytest.raises(ConfigError, match="text_features"):
+        EncoderConfig(id_embeddings=False).validate()

@@ -32,16 +32,23 @@ class MessageGraph:
 
 
 class RelationalGraphEncoder(nn.Module):
-    """Learned entity vectors refined by `num_layers` residual R-GCN layers.
+    """Entity input vectors refined by `num_layers` residual R-GCN layers.
 
-    Shapes: returns (num_entities, dim) for the whole graph.
+    The input of entity i is its learned id vector (``id_embeddings``), a projection of its
+    text features (``features_dim`` > 0, see `entity_text_features`), or their sum. Without
+    id vectors the encoder is inductive: any entity with a name gets an embedding.
+    Shapes: features (N, features_dim) → returns (N, dim) for the whole graph.
     """
 
     def __init__(self, num_entities: int, num_relations: int, dim: int, num_layers: int, num_bases: int,
-                 dropout: float):
+                 dropout: float, features_dim: int = 0, id_embeddings: bool = True):
         super().__init__()
-        self.entity = nn.Embedding(num_entities, dim)
-        nn.init.normal_(self.entity.weight, std=dim**-0.5)
+        if not id_embeddings and not features_dim:
+            raise ValueError("the encoder needs id embeddings, text features or both")
+        self.entity = nn.Embedding(num_entities, dim) if id_embeddings else None
+        if self.entity is not None:
+            nn.init.normal_(self.entity.weight, std=dim**-0.5)
+        self.text_proj = nn.Linear(features_dim, dim) if features_dim else None
         bases = max(1, min(num_bases, 2 * num_relations))
         self.convs = nn.ModuleList(
             BasisRelationalConv(dim, dim, 2 * num_relations, bases) for _ in range(num_layers)
@@ -49,8 +56,12 @@ class RelationalGraphEncoder(nn.Module):
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(num_layers))
         self.dropout = dropout
 
-    def forward(self, graph: MessageGraph) -> Tensor:
-        x = self.entity.weight
+    def forward(self, graph: MessageGraph, features: Tensor | None = None) -> Tensor:
+        x = self.entity.weight if self.entity is not None else 0.0
+        if self.text_proj is not None:
+            if features is None:
+                raise ValueError("this encoder reads text features: pass them")
+            x = x + self.text_proj(features)
         for conv, norm in zip(self.convs, self.norms):
             h = conv(x, graph.edge_index, graph.edge_type, graph.edge_weight)
             h = F.dropout(F.gelu(h), p=self.dropout, training=self.training)

@@ -39,6 +39,10 @@ class EncoderConfig:
     patience: int = 4  # validation checks without improvement before stopping
     seed: int = 0
     device: str = "auto"
+    text_features: str | None = None  # "static" or "contextual": entity names/definitions as input features
+    id_embeddings: bool = True  # learned per-entity input vectors (off + text features = inductive)
+    backbone: str | None = None  # encoder of the text features (default: the bundled MiniLM)
+    inductive_fraction: float = 0.0  # hold out this share of entities to measure inductive link prediction
 
     def validate(self) -> None:
         for name in ("dim", "num_layers", "num_bases", "epochs", "batch_size", "negatives", "eval_every"):
@@ -46,6 +50,27 @@ class EncoderConfig:
                 raise ConfigError(f"encoder {name} must be at least 1, not {getattr(self, name)}")
         if not 0.0 <= self.validation_fraction < 0.5:
             raise ConfigError("validation_fraction must be in [0, 0.5)")
+        if self.text_features not in (None, "static", "contextual"):
+            raise ConfigError(f"text_features must be 'static', 'contextual' or None, not {self.text_features!r}")
+        if not self.id_embeddings and not self.text_features:
+            raise ConfigError("without id_embeddings the encoder needs text_features")
+        if not 0.0 <= self.inductive_fraction < 0.5:
+            raise ConfigError("inductive_fraction must be in [0, 0.5)")
+
+
+def _inductive_split(edges: np.ndarray, n: int, fraction: float, seed: int):
+    """Hold out `fraction` of the entities: every edge touching one leaves training; half of
+    those edges (support) are known when the held-out entities are embedded afterwards, the
+    other half (query) are predicted. Returns (training edges, support, query, held-out mask)."""
+    if fraction <= 0:
+        return edges, edges[:0], edges[:0], None
+    rng = np.random.default_rng(seed + 7)
+    held = rng.random(n) < fraction
+    touch = held[edges[:, 0]] | held[edges[:, 2]]
+    new = edges[touch]
+    order = rng.permutation(len(new))
+    half = len(new) // 2
+    return edges[~touch], new[np.sort(order[:half])], new[np.sort(order[half:])], held
 
 
 def split_edges(edges: np.ndarray, fraction: float, max_edges: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -136,11 +161,20 @@ def train_entity_encoder(
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)
     n, num_rel = len(graph), len(graph.relations)
-    train_np, val_np = split_edges(graph.edges, cfg.validation_fraction, cfg.max_validation_edges, cfg.seed)
+    features = None
+    if cfg.text_features:
+        from .features import entity_text_features
+
+        features = entity_text_features(graph, cfg.backbone, cfg.text_features, progress=progress).to(device)
+    base_edges, support, query, held = _inductive_split(graph.edges, n, cfg.inductive_fraction, cfg.seed)
+    train_np, val_np = split_edges(base_edges, cfg.validation_fraction, cfg.max_validation_edges, cfg.seed)
     known = _KnownAnswers(graph.edges, num_rel)
     train_t = torch.from_numpy(train_np)
     message = MessageGraph(train_t, n, num_rel).to(device)
-    encoder = RelationalGraphEncoder(n, num_rel, cfg.dim, cfg.num_layers, cfg.num_bases, cfg.dropout).to(device)
+    encoder = RelationalGraphEncoder(
+        n, num_rel, cfg.dim, cfg.num_layers, cfg.num_bases, cfg.dropout,
+        features_dim=features.shape[1] if features is not None else 0, id_embeddings=cfg.id_embeddings,
+    ).to(device)
     decoder = DistMultDecoder(num_rel, cfg.dim).to(device)
     params = list(encoder.parameters()) + list(decoder.parameters())
     optimizer = torch.optim.Adam(params, lr=cfg.learning_rate)
@@ -165,7 +199,7 @@ def train_entity_encoder(
         total = 0.0
         for i in range(0, len(perm), cfg.batch_size):
             pos = train_dev[perm[i : i + cfg.batch_size]]
-            z = encoder(message)
+            z = encoder(message, features)
             negatives = torch.randint(0, n, (cfg.negatives,), generator=gen).to(device)
             loss = decoder.ranking_loss(z, pos, negatives)
             if cfg.l2:
@@ -179,7 +213,7 @@ def train_entity_encoder(
             encoder.eval()
             decoder.eval()
             with torch.no_grad():
-                metrics = ranking_metrics(encoder(message), decoder, val_np, known)
+                metrics = ranking_metrics(encoder(message, features), decoder, val_np, known)
             record.update(metrics)
             if metrics["mrr"] > best["mrr"]:
                 best = {**metrics, "epoch": epoch}
@@ -200,9 +234,15 @@ def train_entity_encoder(
         encoder.load_state_dict(best_state[0])
         decoder.load_state_dict(best_state[1])
     encoder.eval()
+    inductive = None
     with torch.no_grad():
+        if held is not None:
+            # entities never seen in training: embedded from their text and their support edges
+            seen = MessageGraph(torch.from_numpy(np.concatenate([base_edges, support])), n, num_rel).to(device)
+            inductive = {**ranking_metrics(encoder(seen, features), decoder, query, known),
+                         "entities": int(held.sum()), "support_edges": int(len(support))}
         full = MessageGraph(torch.from_numpy(graph.edges), n, num_rel).to(device)
-        vectors = encoder(full).float().cpu()
+        vectors = encoder(full, features).float().cpu()
     metrics = {
         "mrr": best.get("mrr", 0.0) if best_state is not None else None,
         "hits@1": best.get("hits@1"),
@@ -218,6 +258,8 @@ def train_entity_encoder(
         "device": str(device),
         "history": history,
     }
+    if inductive is not None:
+        metrics["inductive"] = inductive
     return EntityEmbeddings(
         vectors=vectors,
         graph_hash=graph.content_hash,
