@@ -43,6 +43,7 @@ _EXPORTS = {
     "Prediction": "kgenhance.model",
     "EntityEvidence": "kgenhance.model",
     "load_adapter": "kgenhance.model",
+    "resolve_backbone": "kgenhance.model",
     # training
     "TrainingConfig": "kgenhance.train",
     "TrainingResult": "kgenhance.train",

@@ -59,6 +59,18 @@ def test_lora_example():
     share = float(line.split("(")[1].split("%")[0])
     assert 0 < share < 2  # only the adapters train inside the encoder
     assert "validation accuracy" in out and "Δp without it" in out
+    adapter_mb = float(out.split("adapter file: ")[1].split(" MB")[0])
+    base_mb = float(out.split("weights: ")[1].split(" MB")[0])
+    assert adapter_mb < base_mb / 5
+
+
+@pytest.mark.slow
+def test_domain_adaptation_example():
+    out = run([sys.executable, "examples/domain_adaptation.py"]).stdout
+    line = next(x for x in out.splitlines() if x.startswith("held-out masked-LM loss"))
+    before, after = (float(v) for v in line.split("loss ")[1].split(" (")[0].split(" -> "))
+    assert after < before  # the encoder adapted to the domain's text
+    assert "entity mentions" in line and "classifier on the adapted encoder: validation accuracy" in out
 
 
 @pytest.mark.slow
