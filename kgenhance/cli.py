@@ -353,6 +353,9 @@ def train(
     batch_size: int = typer.Option(16, help="Batch size."),
     max_length: int = typer.Option(128, help="Maximum word pieces per text."),
     learning_rate: float = typer.Option(5e-5, help="Learning rate of the encoder (LoRA: of the adapters)."),
+    knowledge_learning_rate: Optional[float] = typer.Option(
+        None, help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
+    ),
     max_train_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the training data."),
     max_eval_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the validation data."),
     seed: int = typer.Option(42, help="Random seed (data order, initialisation, subsets)."),
@@ -398,6 +401,7 @@ def train(
         seed=seed,
         text_column=text_column,
         label_column=label_column,
+        knowledge_learning_rate=knowledge_learning_rate,
         lora=lora,
         lora_adapter=lora_adapter,
         resume=resume,
@@ -482,6 +486,9 @@ def compare(
     batch_size: int = typer.Option(16, help="Batch size."),
     max_length: int = typer.Option(128, help="Maximum word pieces per text."),
     learning_rate: float = typer.Option(5e-5, help="Learning rate of the encoder."),
+    knowledge_learning_rate: Optional[float] = typer.Option(
+        None, help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
+    ),
     max_eval_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the validation data."),
     lora: bool = typer.Option(False, "--lora", help="LoRA on the encoder in both models."),
     encoder_epochs: int = typer.Option(30, help="GNN epochs (the entity embeddings are trained once per seed)."),
@@ -525,7 +532,7 @@ def compare(
         train_sizes=sizes,
         training=TrainingConfig(
             epochs=epochs, batch_size=batch_size, max_length=max_length, learning_rate=learning_rate,
-            max_eval_samples=max_eval_samples, text_column=text_column, label_column=label_column, lora=lora,
+            knowledge_learning_rate=knowledge_learning_rate, max_eval_samples=max_eval_samples, text_column=text_column, label_column=label_column, lora=lora,
             device=device,
         ),
     )

@@ -168,3 +168,20 @@ def test_failed_training_leaves_out_dir_untouched(tiny_backbone, tmp_path):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     with pytest.raises(ConfigError, match="needs a graph"):
         train_classifier(bad, bad, out, backbone=str(tiny_backbone), progress=False)
+
+
+def test_parameter_groups_give_each_part_its_learning_rate(tiny_backbone, tiny_graph):
+    from kgenhance.encode import EntityEmbeddings
+    from kgenhance.train.trainer import _param_groups
+
+    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8), tiny_graph.content_hash)
+    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb, graph=tiny_graph,
+                                                   hierarchy_dim=4)
+    cfg = TrainingConfig(learning_rate=5e-5, head_learning_rate=1e-3, knowledge_learning_rate=2e-4)
+    lr_of = {id(p): g["lr"] for g in _param_groups(model, cfg) for p in g["params"]}
+    assert lr_of[id(model.classifier.weight)] == 1e-3
+    assert lr_of[id(model.knowledge.up.weight)] == 2e-4 and lr_of[id(model.hierarchy.table.weight)] == 2e-4
+    assert lr_of[id(model.encoder.embeddings.word_embeddings.weight)] == 5e-5
+    assert id(model.entity_embeddings.weight) not in lr_of  # frozen
+    default = {id(p): g["lr"] for g in _param_groups(model, TrainingConfig()) for p in g["params"]}
+    assert default[id(model.knowledge.up.weight)] == TrainingConfig().head_learning_rate

@@ -42,6 +42,7 @@ class TrainingConfig:
     eval_batch_size: int = 64
     learning_rate: float = 5e-5  # encoder (or LoRA) parameters
     head_learning_rate: float = 1e-3  # the new layers: knowledge attention and classification head
+    knowledge_learning_rate: float | None = None  # the knowledge layer and hierarchy features (None: head rate)
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 128
@@ -105,20 +106,20 @@ def _apply_lora(model: KnowledgeAwareClassifier, cfg: TrainingConfig):
 
 
 def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
-    groups: dict[tuple[bool, bool], list] = {}
+    """AdamW groups: encoder (0), knowledge layer + hierarchy features (1), head (2); the head's group is last."""
+    groups: dict[tuple[int, bool], list] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        is_new = any(f".{m}." in f".{name}" for m in NEW_MODULES)
+        dotted = f".{name}"
+        kind = 2 if ".classifier." in dotted else 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
         no_decay = param.ndim < 2 or "norm" in name.lower()
-        groups.setdefault((is_new, no_decay), []).append(param)
+        groups.setdefault((kind, no_decay), []).append(param)
+    knowledge_lr = cfg.knowledge_learning_rate if cfg.knowledge_learning_rate is not None else cfg.head_learning_rate
+    rates = {0: cfg.learning_rate, 1: knowledge_lr, 2: cfg.head_learning_rate}
     return [
-        {
-            "params": params,
-            "lr": cfg.head_learning_rate if is_new else cfg.learning_rate,
-            "weight_decay": 0.0 if no_decay else cfg.weight_decay,
-        }
-        for (is_new, no_decay), params in sorted(groups.items())
+        {"params": params, "lr": rates[kind], "weight_decay": 0.0 if no_decay else cfg.weight_decay}
+        for (kind, no_decay), params in sorted(groups.items())
     ]
 
 
