@@ -88,7 +88,12 @@ def test_two_processes_gloo(tiny_ttl_session, tiny_backbone, tiny_data, tmp_path
     train, val = tiny_data
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "KGENHANCE_CACHE": str(tmp_path / "cache")}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29531",
+    import socket
+
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
            str(ROOT / "examples" / "trainer_distributed.py"), "--ontology", str(tiny_ttl_session),
            "--train", str(train), "--validation", str(val), "--backbone", str(tiny_backbone), "--out", str(out),
            "--max-steps", "3", "--batch-size", "4", "--encoder-epochs", "2"]
