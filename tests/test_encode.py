@@ -133,7 +133,7 @@ def test_text_features_make_the_encoder_inductive(tiny_backbone, tmp_path, monke
     assert feats.shape == (n, 32) and torch.allclose(feats.norm(dim=1), torch.ones(n), atol=1e-5)
     assert len(list((tmp_path / "cache" / "entity-text").iterdir())) == 1
     torch.testing.assert_close(entity_text_features(g, str(tiny_backbone)), feats)  # from the cache
-    cfg = EncoderConfig(dim=32, epochs=60, eval_every=10, patience=20, negatives=32, validation_fraction=0.1,
+    cfg = EncoderConfig(dim=32, epochs=30, eval_every=10, patience=20, negatives=32, validation_fraction=0.1,
                         learning_rate=0.02, seed=0, device="cpu", text_features="static", id_embeddings=False,
                         backbone=str(tiny_backbone), inductive_fraction=0.2)
     emb = train_entity_encoder(g, cfg, progress=False)
