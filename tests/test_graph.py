@@ -143,6 +143,11 @@ def test_cache_hit_and_invalidation(tmp_path, monkeypatch):
     assert third.entity(MED + "Heart").label == "heart organ"
     load_graph(onto, cache=False)
     assert calls == [1, 1]
+    import kgenhance.graph.cache as cache
+
+    monkeypatch.setattr(cache, "BUILD_VERSION", cache.BUILD_VERSION + 1)
+    load_graph(onto)
+    assert calls == [1, 1, 1], "a graph cached by an older loader is rebuilt"
 
 
 OBO = r"""format-version: 1.2

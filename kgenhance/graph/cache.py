@@ -12,6 +12,11 @@ from .._io import write_json_atomic
 from ..errors import KGEnhanceError
 from .model import FORMAT_VERSION, KnowledgeGraph
 
+# Bump when the loader turns the same files into a different graph (new OWL rules, say):
+# graphs cached by an older loader are then rebuilt instead of served.
+# 2: pyoxigraph parsing, owl:inverseOf edges, union and domain/range rules (stop 12).
+BUILD_VERSION = 2
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +50,7 @@ class GraphCache:
         self.root = (root or cache_dir()) / "graphs"
 
     def _key(self, files: list[Path], options: dict) -> str:
-        h = hashlib.sha256(f"v{FORMAT_VERSION}".encode())
+        h = hashlib.sha256(f"v{FORMAT_VERSION}-b{BUILD_VERSION}".encode())
         h.update(json.dumps(options, sort_keys=True).encode())
         for f in files:
             h.update(file_digest(f).encode())
