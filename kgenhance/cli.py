@@ -156,6 +156,9 @@ FusionOpt = typer.Option("kar", "--fusion", help="kar (word pieces attend to ent
 GateOpt = typer.Option(False, "--gate/--no-gate", help="A learned per-word-piece gate on the knowledge update.")
 HierarchyOpt = typer.Option(0, "--hierarchy-dim", min=0, help="Trainable hierarchy features per entity (mean over its ancestors); 0 = off.")
 KnowledgeLayerOpt = typer.Option(None, "--knowledge-layer", min=1, help="Encoder layers below the knowledge layer (default: 2/3 up).")
+KnowledgeLROpt = typer.Option(
+    None, "--knowledge-learning-rate", help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
+)
 EntityTextOpt = typer.Option(0, "--entity-text", min=0, help="Append the names of this many linked entities (and 2 super-classes each) to the input; 0 = off.")
 
 
@@ -353,9 +356,7 @@ def train(
     batch_size: int = typer.Option(16, help="Batch size."),
     max_length: int = typer.Option(128, help="Maximum word pieces per text."),
     learning_rate: float = typer.Option(5e-5, help="Learning rate of the encoder (LoRA: of the adapters)."),
-    knowledge_learning_rate: Optional[float] = typer.Option(
-        None, help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
-    ),
+    knowledge_learning_rate: Optional[float] = KnowledgeLROpt,
     max_train_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the training data."),
     max_eval_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the validation data."),
     seed: int = typer.Option(42, help="Random seed (data order, initialisation, subsets)."),
@@ -486,9 +487,7 @@ def compare(
     batch_size: int = typer.Option(16, help="Batch size."),
     max_length: int = typer.Option(128, help="Maximum word pieces per text."),
     learning_rate: float = typer.Option(5e-5, help="Learning rate of the encoder."),
-    knowledge_learning_rate: Optional[float] = typer.Option(
-        None, help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
-    ),
+    knowledge_learning_rate: Optional[float] = KnowledgeLROpt,
     max_eval_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the validation data."),
     lora: bool = typer.Option(False, "--lora", help="LoRA on the encoder in both models."),
     encoder_epochs: int = typer.Option(30, help="GNN epochs (the entity embeddings are trained once per seed)."),
