@@ -52,48 +52,37 @@ class GraphBuilder:
             rec = self.records[iri] = _Record()
         return rec
 
+    def _push(self, iri: str, slot: str, value: object) -> None:
+        """Append to one of the record's lists, making it on first use."""
+        rec = self._rec(iri)
+        values = getattr(rec, slot)
+        if values is None:
+            setattr(rec, slot, [value])
+        else:
+            values.append(value)
+
     def add_label(self, iri: str, text: str, lang: str = "") -> None:
         text = " ".join(text.split())
         if text:
-            rec = self._rec(iri)
-            if rec.labels is None:
-                rec.labels = []
-            rec.labels.append((text, lang.lower()))
+            self._push(iri, "labels", (text, lang.lower()))
 
     def add_synonym(self, iri: str, text: str, kind: str = "exact", lang: str = "") -> None:
         text = " ".join(text.split())
         if text:
-            rec = self._rec(iri)
-            if rec.synonyms is None:
-                rec.synonyms = []
-            rec.synonyms.append((text, kind, lang.lower()))
+            self._push(iri, "synonyms", (text, kind, lang.lower()))
 
     def add_definition(self, iri: str, text: str, lang: str = "", fallback: bool = False) -> None:
         text = text.strip()
         if text:
-            rec = self._rec(iri)
-            if fallback:
-                if rec.fallback_definitions is None:
-                    rec.fallback_definitions = []
-                rec.fallback_definitions.append((text, lang.lower()))
-            else:
-                if rec.definitions is None:
-                    rec.definitions = []
-                rec.definitions.append((text, lang.lower()))
+            self._push(iri, "fallback_definitions" if fallback else "definitions", (text, lang.lower()))
 
     def add_xref(self, iri: str, xref: str) -> None:
         xref = xref.strip()
         if xref:
-            rec = self._rec(iri)
-            if rec.xrefs is None:
-                rec.xrefs = []
-            rec.xrefs.append(xref)
+            self._push(iri, "xrefs", xref)
 
     def add_type(self, iri: str, type_iri: str) -> None:
-        rec = self._rec(iri)
-        if rec.types is None:
-            rec.types = []
-        rec.types.append(type_iri)
+        self._push(iri, "types", type_iri)
 
     def set_kind(self, iri: str, kind: str) -> None:
         """Record a declared kind; with several declarations, property > class > individual."""
@@ -127,16 +116,6 @@ class GraphBuilder:
             r = self._relation_ids[relation] = len(self._relations)
             self._relations.append(relation)
         self._edges.extend((h, r, t))
-
-    @property
-    def edge_count(self) -> int:
-        """Edges added so far (duplicates included)."""
-        return len(self._edges) // 3
-
-    def edges(self) -> set[tuple[str, str, str]]:
-        """The distinct edges added so far, as IRI triples (for tests and small graphs)."""
-        e = self._edge_array().copy()
-        return {(self._nodes[h], self._relations[r], self._nodes[t]) for h, r, t in e.tolist()}
 
     def add_inverse_edges(self, inverse: dict[str, set[str]]) -> None:
         """For every edge (a, P, b) with P in `inverse`, add (b, Q, a) for each Q in inverse[P]."""

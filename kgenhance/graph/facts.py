@@ -109,17 +109,12 @@ class FactCollector:
         self._hashes = array("q")
 
     # ------------------------------------------------------------------ stream
-    def add_all(self, triples: Iterable[tuple[str, str, object]]) -> None:
-        """`add` every triple of an iterable."""
-        for s, p, o in triples:
-            self.add(s, p, o)
-
     def add_quads(self, quads: Iterable["pyoxigraph.Quad"], blank_prefix: str) -> None:
         """`add` pyoxigraph quads (graph names ignored); blank node ids get `blank_prefix`.
 
         The hot loop of loading: literals on named subjects (half of a typical ontology's
-        triples) are handled inline; everything else goes through `add`. RDF-star triple
-        terms are skipped.
+        triples) go straight to `_literal` without a `Lit` object; everything else goes
+        through `add`. RDF-star triple terms are skipped.
         """
         import pyoxigraph as ox
 
@@ -136,27 +131,13 @@ class FactCollector:
                 s = s.value
                 value, lang = o.value, o.language
                 if lang is None:
-                    lang = ""
-                    dt = o.datatype.value
+                    lang, dt = "", o.datatype.value
                     if dt in plain:
                         dt = ""
-                    else:
-                        pattern = _XSD_LEXICAL.get(dt)
-                        if pattern is not None and not pattern.fullmatch(value.strip()):
-                            self._count_malformed(s, p, value, dt)
                 else:
                     dt = ""
                 hashes(hash((s, p, (value, lang, dt))))
-                role = roles.get(p)
-                if role is None:
-                    continue
-                kind = role[0]
-                if kind == "label":
-                    b.add_label(s, value, lang)
-                elif kind == "synonym":
-                    b.add_synonym(s, value, role[1], lang)
-                else:
-                    self._literal_role(s, kind, value, lang)
+                self._literal(s, p, value, lang, dt)
                 continue
             if ts is named:
                 s = s.value
@@ -183,7 +164,7 @@ class FactCollector:
             self._bnodes[s].append((p, o))
             return
         if type(o) is Lit:
-            self._literal(s, p, o)
+            self._literal(s, p, o.value, o.language, o.datatype)
             return
         if p == V.RDF_TYPE:
             if type(o) is str:
@@ -220,25 +201,22 @@ class FactCollector:
         if not self.malformed_example:
             self.malformed_example = f"{value!r} is not a valid {V.local_name(datatype)} ({s} {p})"
 
-    def _literal(self, s: str, p: str, o: Lit) -> None:
-        if o.datatype:
-            pattern = _XSD_LEXICAL.get(o.datatype)
-            if pattern is not None and not pattern.fullmatch(o.value.strip()):
-                self._count_malformed(s, p, o.value, o.datatype)
+    def _literal(self, s: str, p: str, value: str, lang: str, datatype: str) -> None:
+        """A literal on a named subject: checked against its XSD datatype, then given its role."""
+        if datatype:
+            pattern = _XSD_LEXICAL.get(datatype)
+            if pattern is not None and not pattern.fullmatch(value.strip()):
+                self._count_malformed(s, p, value, datatype)
         role = _LITERAL_ROLE.get(p)
         if role is None:
             return
         kind, extra = role
-        if kind == "label":
-            self.builder.add_label(s, o.value, o.language)
-        elif kind == "synonym":
-            self.builder.add_synonym(s, o.value, extra, o.language)
-        else:
-            self._literal_role(s, kind, o.value, o.language)
-
-    def _literal_role(self, s: str, kind: str, value: str, lang: str) -> None:
         b = self.builder
-        if kind == "definition":
+        if kind == "label":
+            b.add_label(s, value, lang)
+        elif kind == "synonym":
+            b.add_synonym(s, value, extra, lang)
+        elif kind == "definition":
             b.add_definition(s, value, lang)
         elif kind == "fallback":
             b.add_definition(s, value, lang, fallback=True)
