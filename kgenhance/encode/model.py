@@ -1,110 +1,156 @@
-"""The entity encoder (stacked relational convolutions) and its link-prediction decoder."""
+"""What every entity encoder shares: the message graph, the entity inputs, the R-GCN encoder."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .conv import BasisRelationalConv, relation_normalisation
+from .decoders import DistMultDecoder  # noqa: F401  (re-exported: kgenhance.encode.model.DistMultDecoder)
 
 
 class MessageGraph:
-    """Edges prepared for message passing: each fact plus its inverse, with 1/c_{i,r} weights.
+    """Directed, relation-typed edges to pass messages along, over `num_nodes` nodes.
 
-    Relation ``r`` of the knowledge graph is relation ``r`` forwards and ``r + R`` backwards,
-    so information flows both ways along every edge while direction stays known.
+    Built from knowledge-graph facts with `from_triples`: relation ``r`` is relation ``r``
+    forwards and ``r + R`` backwards, so information flows both ways while direction stays
+    known. A graph sampled around some entities (`NeighbourSampler`) has local node ids;
+    ``nodes`` maps them to the knowledge graph's entity ids (None: the whole graph).
+    Normalisations are computed on first use and kept.
+    Shapes: edge_index (2, E) [source; target]; edge_type (E,); nodes (num_nodes,) or None.
     """
 
-    def __init__(self, triples: Tensor, num_entities: int, num_relations: int):
+    def __init__(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_relations: int,
+                 nodes: Tensor | None = None):
+        self.edge_index = edge_index
+        self.edge_type = edge_type
+        self.num_nodes = num_nodes
+        self.num_relations = num_relations  # including the inverse directions
+        self.nodes = nodes
+        self._norms: dict[str, Tensor] = {}
+
+    @classmethod
+    def from_triples(cls, triples: Tensor, num_entities: int, num_relations: int) -> "MessageGraph":
+        """Each (h, r, t) fact as h→t of type r and t→h of type r + num_relations."""
         h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
-        self.num_entities = num_entities
-        self.num_relations = 2 * num_relations
-        self.edge_index = torch.cat([torch.stack([h, t]), torch.stack([t, h])], dim=1)
-        self.edge_type = torch.cat([r, r + num_relations])
-        self.edge_weight = relation_normalisation(self.edge_index, self.edge_type, num_entities, self.num_relations)
+        edge_index = torch.cat([torch.stack([h, t]), torch.stack([t, h])], dim=1)
+        return cls(edge_index, torch.cat([r, r + num_relations]), num_entities, 2 * num_relations)
+
+    @property
+    def num_entities(self) -> int:
+        return self.num_nodes
+
+    @property
+    def edge_weight(self) -> Tensor:
+        """1 / c_{i,r}: one over the target's number of incoming edges of the same type (R-GCN)."""
+        if "relation" not in self._norms:
+            self._norms["relation"] = relation_normalisation(
+                self.edge_index, self.edge_type, self.num_nodes, self.num_relations)
+        return self._norms["relation"]
+
+    def in_degree(self) -> Tensor:
+        """Incoming edges per node (N,), as float."""
+        if "in_degree" not in self._norms:
+            self._norms["in_degree"] = torch.bincount(self.edge_index[1], minlength=self.num_nodes).float()
+        return self._norms["in_degree"]
+
+    def mean_weight(self) -> Tensor:
+        """1 / in-degree of each edge's target: a mean over neighbours (GraphSAGE)."""
+        if "mean" not in self._norms:
+            self._norms["mean"] = 1.0 / self.in_degree().clamp(min=1)[self.edge_index[1]]
+        return self._norms["mean"]
+
+    def symmetric_weight(self) -> Tensor:
+        """1 / sqrt(deg(source) · deg(target)) (GCN, CompGCN)."""
+        if "symmetric" not in self._norms:
+            deg = self.in_degree().clamp(min=1)
+            self._norms["symmetric"] = (deg[self.edge_index[0]] * deg[self.edge_index[1]]).rsqrt()
+        return self._norms["symmetric"]
 
     def to(self, device: torch.device) -> "MessageGraph":
         self.edge_index = self.edge_index.to(device)
         self.edge_type = self.edge_type.to(device)
-        self.edge_weight = self.edge_weight.to(device)
+        if self.nodes is not None:
+            self.nodes = self.nodes.to(device)
+        self._norms = {k: v.to(device) for k, v in self._norms.items()}
         return self
 
 
-class RelationalGraphEncoder(nn.Module):
-    """Entity input vectors refined by `num_layers` residual R-GCN layers.
+@dataclass
+class GraphEncoderConfig:
+    """Architecture settings every encoder has; each encoder's config adds its own."""
 
-    The input of entity i is its learned id vector (``id_embeddings``), a projection of its
-    text features (``features_dim`` > 0, see `entity_text_features`), or their sum. Without
-    id vectors the encoder is inductive: any entity with a name gets an embedding.
-    Shapes: features (N, features_dim) → returns (N, dim) for the whole graph.
+    dim: int = 128
+    num_layers: int = 2
+    dropout: float = 0.1
+    features_dim: int = 0  # size of the text features (0: none)
+    id_embeddings: bool = True  # learned per-entity input vectors
+
+
+class EntityInput(nn.Module):
+    """Layer-0 vector of each entity: its learned id vector, its projected text features, or both.
+
+    Without id vectors it is inductive: any entity with a name gets an input.
+    Shapes: features (num_entities, features_dim); nodes (M,) entity ids or None (all) → (M, dim).
     """
 
-    def __init__(self, num_entities: int, num_relations: int, dim: int, num_layers: int, num_bases: int,
-                 dropout: float, features_dim: int = 0, id_embeddings: bool = True):
+    def __init__(self, num_entities: int, cfg: GraphEncoderConfig):
         super().__init__()
-        if not id_embeddings and not features_dim:
+        if not cfg.id_embeddings and not cfg.features_dim:
             raise ValueError("the encoder needs id embeddings, text features or both")
-        self.entity = nn.Embedding(num_entities, dim) if id_embeddings else None
+        self.entity = nn.Embedding(num_entities, cfg.dim) if cfg.id_embeddings else None
         if self.entity is not None:
-            nn.init.normal_(self.entity.weight, std=dim**-0.5)
-        self.text_proj = nn.Linear(features_dim, dim) if features_dim else None
-        bases = max(1, min(num_bases, 2 * num_relations))
-        self.convs = nn.ModuleList(
-            BasisRelationalConv(dim, dim, 2 * num_relations, bases) for _ in range(num_layers)
-        )
-        self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(num_layers))
-        self.dropout = dropout
+            nn.init.normal_(self.entity.weight, std=cfg.dim**-0.5)
+        self.text_proj = nn.Linear(cfg.features_dim, cfg.dim) if cfg.features_dim else None
 
-    def forward(self, graph: MessageGraph, features: Tensor | None = None) -> Tensor:
-        x = self.entity.weight if self.entity is not None else 0.0
+    def forward(self, features: Tensor | None, nodes: Tensor | None = None) -> Tensor:
+        x: Tensor | float = 0.0
+        if self.entity is not None:
+            x = self.entity.weight if nodes is None else self.entity(nodes)
         if self.text_proj is not None:
             if features is None:
                 raise ValueError("this encoder reads text features: pass them")
-            x = x + self.text_proj(features)
+            x = x + self.text_proj(features if nodes is None else features[nodes])
+        return x  # type: ignore[return-value]
+
+
+@dataclass
+class RGCNConfig(GraphEncoderConfig):
+    """R-GCN: relation weights as mixes of `num_bases` shared matrices."""
+
+    num_bases: int = 8
+
+
+class RelationalGraphEncoder(nn.Module):
+    """Entity inputs refined by `num_layers` residual R-GCN layers (basis decomposition).
+
+    Shapes: graph over N nodes (all entities, or a sample with ``graph.nodes``) → (N, dim).
+    """
+
+    config_class = RGCNConfig
+
+    @staticmethod
+    def message_floats(cfg: RGCNConfig) -> int:
+        """Floats held per message edge and layer (for memory estimates): a projection per basis."""
+        return cfg.num_bases * cfg.dim + cfg.dim
+
+    def __init__(self, num_entities: int, num_relations: int, cfg: RGCNConfig):
+        super().__init__()
+        self.inputs = EntityInput(num_entities, cfg)
+        bases = max(1, min(cfg.num_bases, 2 * num_relations))
+        self.convs = nn.ModuleList(
+            BasisRelationalConv(cfg.dim, cfg.dim, 2 * num_relations, bases) for _ in range(cfg.num_layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(cfg.dim) for _ in range(cfg.num_layers))
+        self.dropout = cfg.dropout
+
+    def forward(self, graph: MessageGraph, features: Tensor | None = None) -> Tensor:
+        x = self.inputs(features, graph.nodes)
         for conv, norm in zip(self.convs, self.norms):
             h = conv(x, graph.edge_index, graph.edge_type, graph.edge_weight)
             h = F.dropout(F.gelu(h), p=self.dropout, training=self.training)
             x = norm(x + h)
         return x
-
-
-class DistMultDecoder(nn.Module):
-    """score(h, r, t) = <e_h, w_r, e_t> / sqrt(dim) (Yang et al., 2015)."""
-
-    def __init__(self, num_relations: int, dim: int):
-        super().__init__()
-        self.relation = nn.Parameter(torch.ones(num_relations, dim) + 0.1 * torch.randn(num_relations, dim))
-        self.scale = dim**-0.5
-
-    def forward(self, z: Tensor, triples: Tensor) -> Tensor:
-        """Scores of (E, 3) triples given entity vectors z (N, dim) -> (E,)."""
-        return (z[triples[:, 0]] * self.relation[triples[:, 1]] * z[triples[:, 2]]).sum(-1) * self.scale
-
-    def score_tails(self, z: Tensor, heads: Tensor, relations: Tensor) -> Tensor:
-        """Scores of every entity as the tail of (h, r, ?) -> (Q, N)."""
-        return (z[heads] * self.relation[relations]) @ z.t() * self.scale
-
-    def score_heads(self, z: Tensor, relations: Tensor, tails: Tensor) -> Tensor:
-        """Scores of every entity as the head of (?, r, t) -> (Q, N)."""
-        return (z[tails] * self.relation[relations]) @ z.t() * self.scale
-
-    def ranking_loss(self, z: Tensor, positives: Tensor, negatives: Tensor) -> Tensor:
-        """Softmax cross-entropy of each true triple against K shared corrupted tails and heads.
-
-        positives: (B, 3) triples; negatives: (K,) entity ids used in place of the tail and,
-        separately, of the head of every positive. One (B, dim) @ (dim, K) product per side.
-        """
-        h, r, t = positives[:, 0], positives[:, 1], positives[:, 2]
-        rel = self.relation[r]
-        zn = z[negatives]
-        query_tail = z[h] * rel
-        query_head = z[t] * rel
-        pos = (query_tail * z[t]).sum(-1, keepdim=True) * self.scale
-        neg_tail = query_tail @ zn.t() * self.scale
-        neg_head = query_head @ zn.t() * self.scale
-        target = torch.zeros(len(positives), dtype=torch.long, device=z.device)
-        return 0.5 * (
-            F.cross_entropy(torch.cat([pos, neg_tail], 1), target)
-            + F.cross_entropy(torch.cat([pos, neg_head], 1), target)
-        )

@@ -15,7 +15,11 @@ from ..errors import ConfigError, KGEnhanceError
 from ..graph.model import KnowledgeGraph
 from ..utils import resolve_device, seed_everything
 from .embeddings import EntityEmbeddings
-from .model import DistMultDecoder, MessageGraph, RelationalGraphEncoder
+from .compgcn import COMPOSITIONS
+from .decoders import DECODERS, LinkDecoder
+from .model import MessageGraph
+from .registry import ENCODERS, build_decoder, build_encoder, encoder_config
+from .sampling import NeighbourSampler, local_ids
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +28,15 @@ log = logging.getLogger(__name__)
 class EncoderConfig:
     """Settings of `train_entity_encoder`."""
 
+    encoder: str = "rgcn"  # "rgcn", "compgcn" or "sage" (see ENCODERS)
+    decoder: str = "distmult"  # "distmult" or "rotate"
     dim: int = 128
     num_layers: int = 2
-    num_bases: int = 8
+    num_bases: int = 8  # rgcn: shared basis matrices
+    composition: str = "mult"  # compgcn: "sub", "mult" or "corr"
     dropout: float = 0.1
     epochs: int = 60
-    batch_size: int = 8192  # positive edges per optimisation step (each step encodes the whole graph)
+    batch_size: int = 8192  # positive edges per optimisation step
     learning_rate: float = 0.01
     negatives: int = 256  # random entities shared by a step's positives as corrupted heads and tails
     l2: float = 1e-6  # penalty on the squared norms of the scored vectors
@@ -39,15 +46,33 @@ class EncoderConfig:
     patience: int = 4  # validation checks without improvement before stopping
     seed: int = 0
     device: str = "auto"
+    mixed_precision: bool = True  # bfloat16 autocast on CUDA (ignored on the CPU)
+    sampling: str = "auto"  # "full" graph per step, "neighbour" samples, or "auto" (by memory_budget_gb)
+    fanouts: tuple[int, ...] = (10, 5)  # neighbour sampling: incoming edges kept per node, per hop
+    memory_budget_gb: float = 4.0  # "auto" samples when full-graph messages would need more than this
+    inference_batch: int = 4096  # entities embedded per sampled forward pass
     text_features: str | None = None  # "static" or "contextual": entity names/definitions as input features
     id_embeddings: bool = True  # learned per-entity input vectors (off + text features = inductive)
     backbone: str | None = None  # encoder of the text features (default: the bundled MiniLM)
     inductive_fraction: float = 0.0  # hold out this share of entities to measure inductive link prediction
 
     def validate(self) -> None:
-        for name in ("dim", "num_layers", "num_bases", "epochs", "batch_size", "negatives", "eval_every"):
+        for name in ("dim", "num_layers", "num_bases", "epochs", "batch_size", "negatives", "eval_every",
+                     "inference_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"encoder {name} must be at least 1, not {getattr(self, name)}")
+        if self.encoder not in ENCODERS:
+            raise ConfigError(f"unknown encoder {self.encoder!r} (use one of {', '.join(ENCODERS)})")
+        if self.decoder not in DECODERS:
+            raise ConfigError(f"unknown decoder {self.decoder!r} (use one of {', '.join(DECODERS)})")
+        if self.decoder == "rotate" and self.dim % 2:
+            raise ConfigError(f"the rotate decoder needs an even dim, not {self.dim}")
+        if self.composition not in COMPOSITIONS:
+            raise ConfigError(f"unknown composition {self.composition!r} (use one of {', '.join(COMPOSITIONS)})")
+        if self.sampling not in ("auto", "full", "neighbour"):
+            raise ConfigError(f"sampling must be 'auto', 'full' or 'neighbour', not {self.sampling!r}")
+        if not self.fanouts or min(self.fanouts) < 1:
+            raise ConfigError(f"fanouts must be positive numbers, one per hop, not {self.fanouts}")
         if not 0.0 <= self.validation_fraction < 0.5:
             raise ConfigError("validation_fraction must be in [0, 0.5)")
         if self.text_features not in (None, "static", "contextual"):
@@ -74,13 +99,24 @@ def _inductive_split(edges: np.ndarray, n: int, fraction: float, seed: int):
 
 
 def split_edges(edges: np.ndarray, fraction: float, max_edges: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hold out a random share of edges for validation (train, validation)."""
+    """Hold out a random share of edges for validation (train, validation), pair by pair.
+
+    All facts between the same two entities, in either direction and of any relation, go to
+    the same side: a held-out (h, r, t) never has its inverse (t, r⁻¹, h) or a duplicate
+    under a super-property left in training to give the answer away.
+    """
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(edges))
     n_val = min(int(round(len(edges) * fraction)), max_edges)
-    if len(edges) - n_val < 1:
-        n_val = 0
-    return edges[np.sort(order[n_val:])], edges[np.sort(order[:n_val])]
+    if len(edges) - n_val < 1 or n_val == 0:
+        return edges, edges[:0]
+    lo = np.minimum(edges[:, 0], edges[:, 2]).astype(np.int64)
+    hi = np.maximum(edges[:, 0], edges[:, 2]).astype(np.int64)
+    _, group, sizes = np.unique(lo * (int(hi.max()) + 1) + hi, return_inverse=True, return_counts=True)
+    order = rng.permutation(len(sizes))
+    taken = np.zeros(len(sizes), dtype=bool)
+    taken[order[np.cumsum(sizes[order]) <= n_val]] = True
+    held = taken[group.reshape(-1)]
+    return edges[~held], edges[held]
 
 
 class _KnownAnswers:
@@ -114,7 +150,7 @@ class _KnownAnswers:
 
 @torch.no_grad()
 def ranking_metrics(
-    z: torch.Tensor, decoder: DistMultDecoder, queries: np.ndarray, known: _KnownAnswers, chunk: int = 256
+    z: torch.Tensor, decoder: LinkDecoder, queries: np.ndarray, known: _KnownAnswers, chunk: int = 256
 ) -> dict[str, float]:
     """Filtered MRR and Hits@1/3/10 of `queries` (Q, 3), predicting both tails and heads."""
     if len(queries) == 0:
@@ -146,40 +182,121 @@ def ranking_metrics(
     }
 
 
+class _LinkPredictor(torch.nn.Module):
+    """Encoder + decoder as one module whose forward is a training step's loss (what DDP wraps)."""
+
+    def __init__(self, encoder: torch.nn.Module, decoder: LinkDecoder, l2: float):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.l2 = l2
+
+    def forward(self, graph: MessageGraph, features, positives: torch.Tensor, negatives: torch.Tensor):
+        z = self.encoder(graph, features).float()
+        loss = self.decoder.ranking_loss(z, positives, negatives)
+        if self.l2:
+            loss = loss + self.l2 * (z[positives[:, 0]].pow(2).sum() + z[positives[:, 2]].pow(2).sum()) / len(positives)
+        return loss
+
+
+def choose_sampling(cfg: EncoderConfig, message_edges: int) -> str:
+    """ "full" or "neighbour": `cfg.sampling`, or for "auto" whether full-graph messages fit the budget."""
+    if cfg.sampling != "auto":
+        return cfg.sampling
+    per_edge = ENCODERS[cfg.encoder].message_floats(encoder_config(cfg.encoder, cfg))  # type: ignore[attr-defined]
+    needed = message_edges * per_edge * 4 * cfg.num_layers * 2  # float32, kept for backward
+    return "neighbour" if needed > cfg.memory_budget_gb * 2**30 else "full"
+
+
+class _Embedder:
+    """Every entity's vector from an encoder, whole-graph or in sampled chunks (repeatable)."""
+
+    def __init__(self, graph: MessageGraph, sampled: bool, cfg: EncoderConfig, device: torch.device):
+        self.graph = graph
+        self.cfg = cfg
+        self.device = device
+        self.sampler = None
+        if sampled:
+            self.sampler = NeighbourSampler(graph, cfg.fanouts, torch.Generator())
+        else:
+            self.graph = graph.to(device)
+
+    @torch.no_grad()
+    def __call__(self, encoder: torch.nn.Module, features) -> torch.Tensor:
+        if self.sampler is None:
+            return encoder(self.graph, features).float()
+        assert self.sampler.generator is not None
+        self.sampler.generator.manual_seed(self.cfg.seed + 1)  # the same samples at every call
+        n = self.graph.num_nodes
+        out = torch.empty(n, self.cfg.dim, device=self.device)
+        for i in range(0, n, self.cfg.inference_batch):
+            seeds = torch.arange(i, min(n, i + self.cfg.inference_batch))
+            sub = self.sampler.sample(seeds).to(self.device)
+            out[i : i + len(seeds)] = encoder(sub, features)[: len(seeds)].float()
+        return out
+
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size) of an initialised torch.distributed group, else (0, 1)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
 def train_entity_encoder(
     graph: KnowledgeGraph, config: EncoderConfig | None = None, progress: bool = True
 ) -> EntityEmbeddings:
-    """Train the relational GNN by link prediction on `graph`; one embedding per entity.
+    """Train a relational GNN by link prediction on `graph`; one embedding per entity.
 
-    Validation edges (and their inverses) are removed from the message-passing graph,
-    so the reported filtered MRR / Hits@10 measure prediction of unseen facts.
+    Validation edges (and every other fact between the same two entities) are removed from
+    the message-passing graph, so the reported filtered MRR / Hits@k measure prediction of
+    unseen facts. Big graphs are trained on neighbour samples (`sampling`). Inside an
+    initialised torch.distributed group (torchrun), each process takes its share of every
+    batch and gradients are averaged (DistributedDataParallel); all end with the same weights.
     """
+    import contextlib
+
     cfg = config or EncoderConfig()
     cfg.validate()
     if len(graph.edges) == 0:
         raise KGEnhanceError("the graph has no edges between entities: nothing to learn embeddings from")
     seed_everything(cfg.seed)
+    rank, world = _distributed()
     device = resolve_device(cfg.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", torch.cuda.current_device())
     n, num_rel = len(graph), len(graph.relations)
     features = None
     if cfg.text_features:
         from .features import entity_text_features
 
-        features = entity_text_features(graph, cfg.backbone, cfg.text_features, progress=progress).to(device)
+        features = entity_text_features(graph, cfg.backbone, cfg.text_features, progress=progress and rank == 0)
+        features = features.to(device)
     base_edges, support, query, held = _inductive_split(graph.edges, n, cfg.inductive_fraction, cfg.seed)
     train_np, val_np = split_edges(base_edges, cfg.validation_fraction, cfg.max_validation_edges, cfg.seed)
     known = _KnownAnswers(graph.edges, num_rel)
-    train_t = torch.from_numpy(train_np)
-    message = MessageGraph(train_t, n, num_rel).to(device)
-    encoder = RelationalGraphEncoder(
-        n, num_rel, cfg.dim, cfg.num_layers, cfg.num_bases, cfg.dropout,
-        features_dim=features.shape[1] if features is not None else 0, id_embeddings=cfg.id_embeddings,
-    ).to(device)
-    decoder = DistMultDecoder(num_rel, cfg.dim).to(device)
-    params = list(encoder.parameters()) + list(decoder.parameters())
-    optimizer = torch.optim.Adam(params, lr=cfg.learning_rate)
-    gen = torch.Generator().manual_seed(cfg.seed)
-    train_dev = train_t.to(device)
+    train_t = torch.from_numpy(train_np).long()
+    mode = choose_sampling(cfg, 2 * len(train_np))
+    sampled = mode == "neighbour"
+    message = MessageGraph.from_triples(train_t, n, num_rel)
+    embed_train = _Embedder(message, sampled, cfg, device)
+    train_sampler = NeighbourSampler(message, cfg.fanouts, torch.Generator().manual_seed(cfg.seed + 1000 * rank)) \
+        if sampled else None
+    encoder = build_encoder(cfg.encoder, n, num_rel, cfg, features.shape[1] if features is not None else 0)
+    decoder = build_decoder(cfg.decoder, num_rel, cfg.dim)
+    predictor = _LinkPredictor(encoder, decoder, cfg.l2).to(device)
+    step_model: torch.nn.Module = predictor
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        step_model = DistributedDataParallel(predictor, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.Adam(predictor.parameters(), lr=cfg.learning_rate)
+    gen = torch.Generator().manual_seed(cfg.seed)  # the same batches on every process
+    neg_gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
+    amp = cfg.mixed_precision and device.type == "cuda"
+
+    def autocast():
+        return torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
     best = {"mrr": -1.0}
     best_state = None
@@ -187,37 +304,45 @@ def train_entity_encoder(
     history = []
     start = time.perf_counter()
     bar = None
-    if progress:
+    if progress and rank == 0:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=cfg.epochs, desc="training entity encoder", unit="epoch", disable=None)
+        bar = tqdm(total=cfg.epochs, desc=f"training entity encoder ({cfg.encoder}, {mode})", unit="epoch",
+                   disable=None)
     epoch = 0
     for epoch in range(1, cfg.epochs + 1):
-        encoder.train()
-        decoder.train()
-        perm = torch.randperm(len(train_t), generator=gen).to(device)
+        predictor.train()
+        perm = torch.randperm(len(train_t), generator=gen)
         total = 0.0
         for i in range(0, len(perm), cfg.batch_size):
-            pos = train_dev[perm[i : i + cfg.batch_size]]
-            z = encoder(message, features)
-            negatives = torch.randint(0, n, (cfg.negatives,), generator=gen).to(device)
-            loss = decoder.ranking_loss(z, pos, negatives)
-            if cfg.l2:
-                loss = loss + cfg.l2 * (z[pos[:, 0]].pow(2).sum() + z[pos[:, 2]].pow(2).sum()) / len(pos)
+            batch = train_t[perm[i : i + cfg.batch_size]]
+            if world > 1 and len(batch) >= world:
+                batch = batch[rank::world]
+            negatives = torch.randint(0, n, (cfg.negatives,), generator=neg_gen)
+            if sampled:
+                assert train_sampler is not None
+                sub = train_sampler.sample(torch.cat([batch[:, 0], batch[:, 2], negatives]))
+                step_graph = sub.to(device)
+                positives = torch.stack([local_ids(sub, batch[:, 0]), batch[:, 1], local_ids(sub, batch[:, 2])], 1)
+                negatives = local_ids(sub, negatives)
+            else:
+                step_graph, positives = embed_train.graph, batch
+            with autocast():
+                loss = step_model(step_graph, features, positives.to(device), negatives.to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss.detach()) * len(pos)
-        record = {"epoch": epoch, "loss": total / len(train_t)}
+            total += float(loss.detach()) * len(batch)
+        record = {"epoch": epoch, "loss": total / max(1, len(train_t) // world)}
         if len(val_np) and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
-            encoder.eval()
-            decoder.eval()
-            with torch.no_grad():
-                metrics = ranking_metrics(encoder(message, features), decoder, val_np, known)
+            predictor.eval()
+            with autocast():
+                z = embed_train(encoder, features)
+            metrics = ranking_metrics(z, decoder, val_np, known)
             record.update(metrics)
             if metrics["mrr"] > best["mrr"]:
                 best = {**metrics, "epoch": epoch}
-                best_state = (copy.deepcopy(encoder.state_dict()), copy.deepcopy(decoder.state_dict()))
+                best_state = copy.deepcopy(predictor.state_dict())
                 bad_checks = 0
             else:
                 bad_checks += 1
@@ -231,18 +356,18 @@ def train_entity_encoder(
     if bar is not None:
         bar.close()
     if best_state is not None:
-        encoder.load_state_dict(best_state[0])
-        decoder.load_state_dict(best_state[1])
-    encoder.eval()
+        predictor.load_state_dict(best_state)
+    predictor.eval()
     inductive = None
-    with torch.no_grad():
+    with autocast():
         if held is not None:
             # entities never seen in training: embedded from their text and their support edges
-            seen = MessageGraph(torch.from_numpy(np.concatenate([base_edges, support])), n, num_rel).to(device)
-            inductive = {**ranking_metrics(encoder(seen, features), decoder, query, known),
+            seen = MessageGraph.from_triples(torch.from_numpy(np.concatenate([base_edges, support])).long(), n, num_rel)
+            z = _Embedder(seen, sampled, cfg, device)(encoder, features)
+            inductive = {**ranking_metrics(z, decoder, query, known),
                          "entities": int(held.sum()), "support_edges": int(len(support))}
-        full = MessageGraph(torch.from_numpy(graph.edges), n, num_rel).to(device)
-        vectors = encoder(full, features).float().cpu()
+        full = MessageGraph.from_triples(torch.from_numpy(graph.edges).long(), n, num_rel)
+        vectors = _Embedder(full, sampled, cfg, device)(encoder, features).cpu()
     metrics = {
         "mrr": best.get("mrr", 0.0) if best_state is not None else None,
         "hits@1": best.get("hits@1"),
@@ -254,6 +379,8 @@ def train_entity_encoder(
         "relations": num_rel,
         "train_edges": int(len(train_np)),
         "validation_edges": int(len(val_np)),
+        "sampling": mode,
+        "processes": world,
         "seconds": round(time.perf_counter() - start, 2),
         "device": str(device),
         "history": history,
@@ -263,7 +390,7 @@ def train_entity_encoder(
     return EntityEmbeddings(
         vectors=vectors,
         graph_hash=graph.content_hash,
-        config={"encoder": "rgcn-basis", "decoder": "distmult", **asdict(cfg)},
+        config={**asdict(cfg), "fanouts": list(cfg.fanouts)},
         metrics=metrics,
         relation_vectors=decoder.relation.detach().float().cpu(),
     )
