@@ -35,6 +35,7 @@ app.add_typer(graph_app, name="graph")
 _state = {"quiet": False}
 
 OntologyOpt = typer.Option(..., "--ontology", "-o", help="Ontology file or directory (repeatable).")
+GnnOpt = typer.Option("rgcn", "--gnn", help="Entity encoder when embeddings are trained here: rgcn, compgcn or sage.")
 ExcludeOpt = typer.Option(None, "--exclude-branch", help="IRI whose whole subtree is never linked (repeatable).")
 AliasesOpt = typer.Option(None, "--aliases", help="TSV of extra names: 'name<TAB>entity IRI' per line.")
 FuzzyOpt = typer.Option(False, "--fuzzy", help="Add character n-gram candidates for spans that miss the dictionary.")
@@ -314,6 +315,13 @@ def encode(
     id_embeddings: bool = typer.Option(True, "--id-embeddings/--no-id-embeddings", help="Learned per-entity input vectors (off with --text-features: inductive)."),
     inductive_fraction: float = typer.Option(0.0, help="Hold out this share of entities and report their link prediction after embedding them from text."),
     backbone: Optional[str] = typer.Option(None, help="Encoder of the text features (default: the bundled all-MiniLM-L6-v2)."),
+    encoder: str = typer.Option("rgcn", help="GNN: rgcn (basis R-GCN), compgcn (relation vectors composed with entities) or sage (cheapest per edge, for huge graphs)."),
+    decoder: str = typer.Option("distmult", help="Link scorer: distmult or rotate (asymmetric)."),
+    composition: str = typer.Option("mult", help="compgcn: sub, mult or corr."),
+    sampling: str = typer.Option("auto", help="full (whole graph per step), neighbour (sampled neighbourhoods) or auto (by --memory-budget-gb)."),
+    fanouts: str = typer.Option("10,5", help="Neighbour sampling: incoming edges kept per node, per hop."),
+    batch_size: int = typer.Option(8192, help="Positive edges per optimisation step."),
+    memory_budget_gb: float = typer.Option(4.0, help="auto sampling: sample when full-graph messages need more."),
 ) -> None:
     """Train GNN entity embeddings on an ontology by link prediction.
 
@@ -322,13 +330,20 @@ def encode(
     from .encode import EncoderConfig, train_entity_encoder
 
     graph = _load(ontology, no_cache)
+    try:
+        hops = tuple(int(f) for f in fanouts.split(","))
+    except ValueError:
+        raise ConfigError(f"--fanouts: comma-separated whole numbers, one per hop, not {fanouts!r}") from None
     cfg = EncoderConfig(epochs=epochs, dim=dim, num_layers=layers, device=device, seed=seed,
                         text_features=text_features, id_embeddings=id_embeddings,
-                        inductive_fraction=inductive_fraction, backbone=backbone)
+                        inductive_fraction=inductive_fraction, backbone=backbone, encoder=encoder,
+                        decoder=decoder, composition=composition, sampling=sampling, fanouts=hops,
+                        batch_size=batch_size, memory_budget_gb=memory_budget_gb)
     emb = train_entity_encoder(graph, cfg, progress=_progress())
     emb.save(out)
     m = emb.metrics
-    summary = {"mrr": m["mrr"], "hits@10": m["hits@10"], "entities": m["entities"], "out": str(out)}
+    summary = {"encoder": encoder, "decoder": decoder, "sampling": m["sampling"], "mrr": m["mrr"],
+               "hits@10": m["hits@10"], "entities": m["entities"], "seconds": m["seconds"], "out": str(out)}
     if "inductive" in m:
         summary["inductive_mrr"] = m["inductive"]["mrr"]
     _print_json(summary)
@@ -362,6 +377,7 @@ def train(
     seed: int = typer.Option(42, help="Random seed (data order, initialisation, subsets)."),
     embeddings: Optional[Path] = typer.Option(None, help="Entity embeddings from `kgenhance encode` (default: train them now)."),
     encoder_epochs: int = typer.Option(30, help="GNN epochs when embeddings are trained here."),
+    gnn: str = GnnOpt,
     exclude_branch: Optional[List[str]] = ExcludeOpt,
     aliases: Optional[Path] = AliasesOpt,
     fuzzy: bool = FuzzyOpt,
@@ -421,7 +437,7 @@ def train(
             exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score,
             generic_zipf=generic_zipf,
         ),
-        encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed),
+        encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed, encoder=gnn),
         model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
         progress=_progress(),
     )
@@ -491,6 +507,7 @@ def compare(
     max_eval_samples: Optional[int] = typer.Option(None, help="Use a seeded random subset of the validation data."),
     lora: bool = typer.Option(False, "--lora", help="LoRA on the encoder in both models."),
     encoder_epochs: int = typer.Option(30, help="GNN epochs (the entity embeddings are trained once per seed)."),
+    gnn: str = GnnOpt,
     exclude_branch: Optional[List[str]] = ExcludeOpt,
     aliases: Optional[Path] = AliasesOpt,
     save_models: bool = typer.Option(False, "--save-models", help="Keep every trained model under OUT/runs/."),
@@ -538,7 +555,7 @@ def compare(
     result = compare_models(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf),
-        encoder_config=EncoderConfig(epochs=encoder_epochs, device=device),
+        encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, encoder=gnn),
         model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
         save_models=save_models, progress=_progress(),
     )

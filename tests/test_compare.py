@@ -68,10 +68,11 @@ def test_compare_cli(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_path):
     code, out, err = run(capsys, "-q", "compare", "-o", str(tiny_ttl), "--train", str(train), "--validation",
                          str(val), "--out", str(tmp_path / "c"), "--backbone", str(tiny_backbone), "--seeds", "2",
                          "--seed", "5", "--epochs", "1", "--batch-size", "8", "--encoder-epochs", "2",
-                         "--device", "cpu")
+                         "--device", "cpu", "--gnn", "sage")
     assert code == 0, err
     assert "training examples: all (2 seed(s))" in out and "difference" in out and "macro_f1" in out
-    assert json.loads((tmp_path / "c" / "compare.json").read_text())["seeds"] == [5, 6]
+    saved = json.loads((tmp_path / "c" / "compare.json").read_text())
+    assert saved["seeds"] == [5, 6] and saved["entity_encoder"]["encoder"] == "sage"
     code, out, err = run(capsys, "-q", "compare", "-o", str(tiny_ttl), "--train", str(train), "--validation",
                          str(val), "--out", str(tmp_path / "d"), "--train-sizes", "10,lots")
     assert code == 2 and "--train-sizes" in err and "'lots'" in err

@@ -63,20 +63,24 @@ def test_circular_correlation_by_definition():
     torch.testing.assert_close(compose(a, b, "corr"), ref, rtol=1e-5, atol=1e-5)
 
 
-def test_sage_conv_is_a_gated_mean():
+def test_sage_conv_is_a_mean_of_neighbour_plus_relation():
     torch.manual_seed(0)
-    graph, _ = small_message_graph()
+    triples = torch.tensor([[0, 0, 1], [1, 1, 2], [2, 0, 3], [3, 1, 0], [4, 0, 1], [4, 0, 1]])  # a repeated edge
+    graph = MessageGraph.from_triples(triples, 6, 2)  # node 5 has no edges
     conv = RelationalSAGEConv(3, 4)
     with torch.no_grad():
-        conv.gate.normal_()
-    x = torch.randn(5, 3)
+        conv.relation.normal_()
+    x = torch.randn(6, 3, requires_grad=True)
     ref = conv.w_self(x).clone()
-    for i in range(5):
+    for i in range(6):
         into = (graph.edge_index[1] == i).nonzero().flatten()
         if len(into):
-            msgs = torch.stack([x[graph.edge_index[0, e]] * conv.gate[graph.edge_type[e]] for e in into])
-            ref[i] += conv.w_neighbours(msgs.mean(0))
-    torch.testing.assert_close(conv(x, graph), ref, rtol=1e-5, atol=1e-5)
+            msgs = torch.stack([x[graph.edge_index[0, e]] + conv.relation[graph.edge_type[e]] for e in into])
+            ref[i] = ref[i] + conv.w_neighbours(msgs.mean(0))
+    out = conv(x, graph)
+    torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    out.sum().backward()  # gradients reach the entity states and the relation vectors
+    assert x.grad is not None and conv.relation.grad is not None and conv.relation.grad.abs().sum() > 0
 
 
 # ---------------------------------------------------------------------- decoders
@@ -126,7 +130,7 @@ def test_every_encoder_learns_structure(encoder, decoder):
     emb = train_entity_encoder(cluster_graph(), cfg, progress=False)
     assert emb.metrics["hits@10"] > 0.6  # random ranking gives about 0.25
     assert emb.config["encoder"] == encoder and emb.config["decoder"] == decoder
-    assert emb.metrics["sampling"] == "full"
+    assert emb.metrics["sampling"] == "full" and not emb.metrics["sparse_id_gradients"]
 
 
 def test_every_encoder_is_registered_with_its_config():
@@ -209,6 +213,7 @@ def test_sampled_training_learns_and_is_chosen_when_memory_is_short():
     assert choose_sampling(EncoderConfig(), 400) == "full"
     a = train_entity_encoder(cluster_graph(), cfg, progress=False)
     assert a.metrics["sampling"] == "neighbour"
+    assert a.metrics["sparse_id_gradients"]  # only the sampled rows of the id table are updated
     assert a.metrics["hits@10"] > 0.6
     b = train_entity_encoder(cluster_graph(), cfg, progress=False)
     torch.testing.assert_close(a.vectors, b.vectors)  # sampling is seeded: runs repeat

@@ -52,11 +52,9 @@ class CompositionConv(nn.Module):
 
     def forward(self, x: Tensor, rel: Tensor, graph: MessageGraph) -> tuple[Tensor, Tensor]:
         src, dst = graph.edge_index
-        messages = compose(x[src], rel[graph.edge_type], self.composition)
-        inverse = graph.edge_type >= graph.num_relations // 2
-        out = torch.empty_like(messages)
-        out[~inverse] = self.w_forward(messages[~inverse])
-        out[inverse] = self.w_inverse(messages[inverse])
+        messages = compose(x.index_select(0, src), rel.index_select(0, graph.edge_type), self.composition)
+        k = graph.forward_count  # edges [:k] are original facts, [k:] their inverses
+        out = torch.cat([self.w_forward(messages[:k]), self.w_inverse(messages[k:])])
         out = out * graph.symmetric_weight().unsqueeze(-1)
         agg = scatter(out, dst, dim=0, dim_size=x.size(0), reduce="sum")
         rel_out = self.w_relation(rel) if self.w_relation is not None else rel

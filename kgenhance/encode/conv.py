@@ -55,7 +55,7 @@ class BasisRelationalConv(MessagePassing):
 
     def message(self, x_j: Tensor, edge_type: Tensor, edge_weight: Tensor) -> Tensor:
         per_basis = x_j.view(-1, self.num_bases, self.out_channels)  # (E, B, out)
-        mix = self.coefficients[edge_type] * edge_weight.unsqueeze(-1)  # (E, B)
+        mix = self.coefficients.index_select(0, edge_type) * edge_weight.unsqueeze(-1)  # (E, B)
         return torch.einsum("eb,ebo->eo", mix, per_basis)
 
     def __repr__(self) -> str:

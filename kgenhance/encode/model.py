@@ -19,17 +19,24 @@ class MessageGraph:
     forwards and ``r + R`` backwards, so information flows both ways while direction stays
     known. A graph sampled around some entities (`NeighbourSampler`) has local node ids;
     ``nodes`` maps them to the knowledge graph's entity ids (None: the whole graph).
+    Edges are kept with the original directions first (``forward_count`` of them).
     Normalisations are computed on first use and kept.
     Shapes: edge_index (2, E) [source; target]; edge_type (E,); nodes (num_nodes,) or None.
     """
 
     def __init__(self, edge_index: Tensor, edge_type: Tensor, num_nodes: int, num_relations: int,
-                 nodes: Tensor | None = None):
+                 nodes: Tensor | None = None, forward_count: int | None = None):
+        if forward_count is None:  # put the original directions first
+            inverse = edge_type >= num_relations // 2
+            order = torch.argsort(inverse.to(torch.uint8), stable=True)
+            edge_index, edge_type = edge_index[:, order], edge_type[order]
+            forward_count = int((~inverse).sum())
         self.edge_index = edge_index
         self.edge_type = edge_type
         self.num_nodes = num_nodes
         self.num_relations = num_relations  # including the inverse directions
         self.nodes = nodes
+        self.forward_count = forward_count  # edges [:forward_count] are original facts, the rest inverses
         self._norms: dict[str, Tensor] = {}
 
     @classmethod
@@ -37,7 +44,8 @@ class MessageGraph:
         """Each (h, r, t) fact as h→t of type r and t→h of type r + num_relations."""
         h, r, t = triples[:, 0], triples[:, 1], triples[:, 2]
         edge_index = torch.cat([torch.stack([h, t]), torch.stack([t, h])], dim=1)
-        return cls(edge_index, torch.cat([r, r + num_relations]), num_entities, 2 * num_relations)
+        return cls(edge_index, torch.cat([r, r + num_relations]), num_entities, 2 * num_relations,
+                   forward_count=len(triples))
 
     @property
     def num_entities(self) -> int:
@@ -62,6 +70,21 @@ class MessageGraph:
         if "mean" not in self._norms:
             self._norms["mean"] = 1.0 / self.in_degree().clamp(min=1)[self.edge_index[1]]
         return self._norms["mean"]
+
+    def mean_adjacency(self) -> Tensor:
+        """Sparse (N, N) matrix A with A[i, j] = (edges j→i) / in-degree(i): A @ X is the neighbour mean."""
+        if "mean_adjacency" not in self._norms:
+            self._norms["mean_adjacency"] = torch.sparse_coo_tensor(
+                self.edge_index.flip(0), self.mean_weight(), (self.num_nodes, self.num_nodes), check_invariants=False).coalesce()
+        return self._norms["mean_adjacency"]
+
+    def relation_profile(self) -> Tensor:
+        """Sparse (N, num_relations) matrix: each node's share of incoming edges per relation type."""
+        if "relation_profile" not in self._norms:
+            index = torch.stack([self.edge_index[1], self.edge_type])
+            self._norms["relation_profile"] = torch.sparse_coo_tensor(
+                index, self.mean_weight(), (self.num_nodes, self.num_relations), check_invariants=False).coalesce()
+        return self._norms["relation_profile"]
 
     def symmetric_weight(self) -> Tensor:
         """1 / sqrt(deg(source) · deg(target)) (GCN, CompGCN)."""

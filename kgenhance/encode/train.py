@@ -37,6 +37,7 @@ class EncoderConfig:
     dropout: float = 0.1
     epochs: int = 60
     batch_size: int = 8192  # positive edges per optimisation step
+    steps_per_epoch: int | None = None  # cap on steps per epoch (huge graphs: an "epoch" is a random share)
     learning_rate: float = 0.01
     negatives: int = 256  # random entities shared by a step's positives as corrupted heads and tails
     l2: float = 1e-6  # penalty on the squared norms of the scored vectors
@@ -71,6 +72,8 @@ class EncoderConfig:
             raise ConfigError(f"unknown composition {self.composition!r} (use one of {', '.join(COMPOSITIONS)})")
         if self.sampling not in ("auto", "full", "neighbour"):
             raise ConfigError(f"sampling must be 'auto', 'full' or 'neighbour', not {self.sampling!r}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise ConfigError(f"steps_per_epoch must be at least 1, not {self.steps_per_epoch}")
         if not self.fanouts or min(self.fanouts) < 1:
             raise ConfigError(f"fanouts must be positive numbers, one per hop, not {self.fanouts}")
         if not 0.0 <= self.validation_fraction < 0.5:
@@ -290,7 +293,17 @@ def train_entity_encoder(
         from torch.nn.parallel import DistributedDataParallel
 
         step_model = DistributedDataParallel(predictor, device_ids=[device.index] if device.type == "cuda" else None)
-    optimizer = torch.optim.Adam(predictor.parameters(), lr=cfg.learning_rate)
+    table = getattr(encoder, "inputs", None)
+    table = table.entity if table is not None else None
+    if sampled and world == 1 and table is not None:
+        # a sampled step touches a few thousand rows of the id table: sparse gradients and
+        # SparseAdam update only those, instead of the whole (num_entities, dim) table per step
+        table.sparse = True
+        dense = [p for p in predictor.parameters() if p is not table.weight]
+        optimizers = [torch.optim.Adam(dense, lr=cfg.learning_rate),
+                      torch.optim.SparseAdam([table.weight], lr=cfg.learning_rate)]
+    else:
+        optimizers = [torch.optim.Adam(predictor.parameters(), lr=cfg.learning_rate)]
     gen = torch.Generator().manual_seed(cfg.seed)  # the same batches on every process
     neg_gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     amp = cfg.mixed_precision and device.type == "cuda"
@@ -313,8 +326,11 @@ def train_entity_encoder(
     for epoch in range(1, cfg.epochs + 1):
         predictor.train()
         perm = torch.randperm(len(train_t), generator=gen)
-        total = 0.0
-        for i in range(0, len(perm), cfg.batch_size):
+        total, seen = 0.0, 0
+        epoch_start = time.perf_counter()
+        for step, i in enumerate(range(0, len(perm), cfg.batch_size)):
+            if cfg.steps_per_epoch is not None and step >= cfg.steps_per_epoch:
+                break
             batch = train_t[perm[i : i + cfg.batch_size]]
             if world > 1 and len(batch) >= world:
                 batch = batch[rank::world]
@@ -329,11 +345,15 @@ def train_entity_encoder(
                 step_graph, positives = embed_train.graph, batch
             with autocast():
                 loss = step_model(step_graph, features, positives.to(device), negatives.to(device))
-            optimizer.zero_grad(set_to_none=True)
+            for optimizer in optimizers:
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            for optimizer in optimizers:
+                optimizer.step()
             total += float(loss.detach()) * len(batch)
-        record = {"epoch": epoch, "loss": total / max(1, len(train_t) // world)}
+            seen += len(batch)
+        record = {"epoch": epoch, "loss": total / max(1, seen), "edges": seen,
+                  "train_seconds": round(time.perf_counter() - epoch_start, 3)}
         if len(val_np) and (epoch % cfg.eval_every == 0 or epoch == cfg.epochs):
             predictor.eval()
             with autocast():
@@ -366,8 +386,10 @@ def train_entity_encoder(
             z = _Embedder(seen, sampled, cfg, device)(encoder, features)
             inductive = {**ranking_metrics(z, decoder, query, known),
                          "entities": int(held.sum()), "support_edges": int(len(support))}
+        embed_start = time.perf_counter()
         full = MessageGraph.from_triples(torch.from_numpy(graph.edges).long(), n, num_rel)
         vectors = _Embedder(full, sampled, cfg, device)(encoder, features).cpu()
+        embed_seconds = time.perf_counter() - embed_start
     metrics = {
         "mrr": best.get("mrr", 0.0) if best_state is not None else None,
         "hits@1": best.get("hits@1"),
@@ -380,8 +402,10 @@ def train_entity_encoder(
         "train_edges": int(len(train_np)),
         "validation_edges": int(len(val_np)),
         "sampling": mode,
+        "sparse_id_gradients": len(optimizers) == 2,
         "processes": world,
         "seconds": round(time.perf_counter() - start, 2),
+        "embed_seconds": round(embed_seconds, 2),
         "device": str(device),
         "history": history,
     }

