@@ -259,3 +259,31 @@ def test_cpu_and_gpu_agree(encoder):
     assert abs(cpu.metrics["mrr"] - gpu.metrics["mrr"]) < 0.05
     cos = torch.nn.functional.cosine_similarity(cpu.vectors, gpu.vectors, dim=1)
     assert float(cos.mean()) > 0.9
+
+
+def test_encoder_example_under_torchrun(tmp_path, tiny_ttl_session):
+    """examples/encoder_distributed.py through torchrun: 2 CPU processes, one set of vectors."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    with socket.socket() as sock:  # a free port for the rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = str(sock.getsockname()[1])
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "KGENHANCE_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "emb"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", port,
+           str(root / "examples" / "encoder_distributed.py"), "--ontology", str(tiny_ttl_session), "--out", str(out),
+           "--encoder", "sage", "--sampling", "neighbour", "--epochs", "3", "--dim", "8", "--batch-size", "8",
+           "--device", "cpu"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    import json
+
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["processes"] == 2 and summary["sampling"] == "neighbour"
+    assert len({(out / f"vectors-rank{r}.sha256").read_text() for r in (0, 1)}) == 1
+    assert (out / "entity_embeddings.safetensors").is_file()
