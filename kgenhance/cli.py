@@ -161,12 +161,17 @@ KnowledgeLROpt = typer.Option(
     None, "--knowledge-learning-rate", help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
 )
 EntityTextOpt = typer.Option(0, "--entity-text", min=0, help="Append the names of this many linked entities (and 2 super-classes each) to the input; 0 = off.")
+VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT visibility: appended names are seen only by their own mention's word pieces.")
 
 
 def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int],
-                   entity_text: int = 0) -> dict:
+                   entity_text: int = 0, visibility: bool = False) -> dict:
+    if visibility and not entity_text:
+        raise ConfigError("--entity-text-visibility needs --entity-text N (the names it applies to)")
     options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim,
                      "entity_text": entity_text}
+    if visibility:
+        options["entity_text_visibility"] = True
     if knowledge_layer is not None:
         options["knowledge_layer"] = knowledge_layer
     return options
@@ -388,6 +393,7 @@ def train(
     hierarchy_dim: int = HierarchyOpt,
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
+    entity_text_visibility: bool = VisibilityOpt,
     generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
@@ -438,7 +444,7 @@ def train(
             generic_zipf=generic_zipf,
         ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed, encoder=gnn),
-        model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
+        model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility),
         progress=_progress(),
     )
     m = result.metrics
@@ -516,6 +522,7 @@ def compare(
     hierarchy_dim: int = HierarchyOpt,
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
+    entity_text_visibility: bool = VisibilityOpt,
     generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print compare.json instead of the table."),
@@ -556,7 +563,7 @@ def compare(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, encoder=gnn),
-        model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text),
+        model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility),
         save_models=save_models, progress=_progress(),
     )
     if as_json:

@@ -306,3 +306,21 @@ def test_every_command_has_help_with_an_example():
 
     walk(root, [])
     assert ["compare"] in seen and ["graph", "stats"] in seen and ["predict"] in seen
+
+
+def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_path):
+    train, val = tiny_data
+    model_dir = tmp_path / "model"
+    code, out, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
+                         "--out", str(model_dir), "--backbone", str(tiny_backbone), "--epochs", "1",
+                         "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--fusion", "ernie",
+                         "--gate", "--entity-text", "2", "--entity-text-visibility", "--gnn", "compgcn")
+    assert code == 0, err
+    saved = json.loads((model_dir / "config.json").read_text())
+    assert saved["fusion"] == "ernie" and saved["knowledge_gate"] and saved["entity_text"] == 2
+    assert saved["entity_text_visibility"] is True
+    code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text", "atrial fibrillation", "--json")
+    assert code == 0, err and json.loads(out)[0]["label"]
+    code, _, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
+                       "--out", str(tmp_path / "x"), "--backbone", str(tiny_backbone), "--entity-text-visibility")
+    assert code != 0 and "--entity-text" in err

@@ -321,3 +321,75 @@ def test_entity_text_segment_names_entities_and_their_ancestors(tiny_setup, tmp_
     back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
     again = KnowledgeCollator.for_model(back)(texts())
     assert torch.equal(again.tensors["input_ids"], batch.tensors["input_ids"])
+
+
+def test_entity_text_visibility_is_kbert(tiny_setup, tmp_path):
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, entity_text=3, entity_text_ancestors=1,
+                                                   entity_text_visibility=True).attach(linker=linker)
+    model.eval()
+    collator = KnowledgeCollator.for_model(model)
+    batch = collator(texts())
+    vis = batch.tensors["visibility_mask"]
+    ids = batch.tensors["input_ids"]
+    assert vis.shape == (2, ids.shape[1], ids.shape[1]) and vis.dtype == torch.bool
+    tokens = model.tokenizer.convert_ids_to_tokens(ids[0].tolist())
+    segment = batch.tensors["token_type_ids"][0].tolist()
+    pos = {(tok, seg): i for i, (tok, seg) in enumerate(zip(tokens, segment))}
+    arrhythmia, nervous = pos["arrhythmia", 1], pos["nervous", 1]  # names of two different entities
+    had = pos["had", 0]  # a text word that is no mention
+    # the mention "atrial fibrillation" anchors its entity's names
+    spans = batch.tensors["entity_spans"][0].tolist()
+    words = [tokens[a:b + 1] for a, b in spans if a >= 0]
+    first, last = spans[words.index([t for t in words if "atrial" in t][0])]
+    for anchor in range(first, last + 1):
+        assert vis[0, anchor, arrhythmia] and vis[0, arrhythmia, anchor]
+    assert not vis[0, had, arrhythmia] and not vis[0, arrhythmia, had]  # the rest of the text cannot see it
+    assert not vis[0, nervous, arrhythmia] and not vis[0, arrhythmia, nervous]  # nor other entities' names
+    assert vis[0, had, pos["patient", 0]] and vis[0, 0, had]  # text sees text, [CLS] included
+    pad = batch.tensors["attention_mask"][1] == 0
+    others = vis[1] & ~torch.eye(len(pad), dtype=torch.bool)
+    assert bool(pad.any()) and not bool(others[:, pad].any())  # padding is seen by no other word piece
+    with torch.no_grad():
+        masked = model(**batch.tensors).logits
+        unmasked = model(**{k: v for k, v in batch.tensors.items() if k != "visibility_mask"}).logits
+        everything = dict(batch.tensors, visibility_mask=batch.tensors["attention_mask"].bool().unsqueeze(1)
+                          .expand_as(vis) | torch.eye(vis.shape[1], dtype=torch.bool))
+        open_ = model(**everything).logits
+    assert torch.isfinite(masked).all()
+    assert float((masked - unmasked).abs().max()) > 1e-5  # the mask reaches the encoder
+    torch.testing.assert_close(open_[0], unmasked[0], atol=1e-5, rtol=1e-4)  # a full mask changes nothing
+    model.save_pretrained(tmp_path / "m")
+    back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "m")
+    assert KnowledgeCollator.for_model(back)(texts()).tensors["visibility_mask"].shape == vis.shape
+
+
+def test_entity_text_visibility_needs_a_supporting_backbone(tiny_setup, tmp_path):
+    from conftest import make_tiny_backbone
+
+    from kgenhance.errors import ConfigError
+
+    graph, emb, linker, _ = tiny_setup
+    deberta = make_tiny_backbone(tmp_path / "deberta", "deberta-v2")
+    with pytest.raises(ConfigError, match="per-token attention mask"):
+        KnowledgeAwareClassifier.from_backbone(str(deberta), ["a", "b"], emb, entity_text=2, entity_text_visibility=True)
+
+
+@pytest.mark.parametrize("model_type", ["roberta", "distilbert"])
+def test_entity_text_visibility_on_other_backbones(tiny_setup, tmp_path, model_type):
+    from conftest import make_tiny_backbone
+
+    graph, emb, linker, _ = tiny_setup
+    backbone = make_tiny_backbone(tmp_path / model_type, model_type)
+    model = KnowledgeAwareClassifier.from_backbone(str(backbone), ["a", "b"], emb, entity_text=3,
+                                                   entity_text_visibility=True).attach(linker=linker)
+    model.eval()
+    batch = KnowledgeCollator.for_model(model)(texts())
+    vis = batch.tensors["visibility_mask"]
+    full = batch.tensors["attention_mask"].bool().unsqueeze(1).expand_as(vis) | torch.eye(vis.shape[1], dtype=torch.bool)
+    with torch.no_grad():
+        masked = model(**batch.tensors).logits
+        unmasked = model(**{k: v for k, v in batch.tensors.items() if k != "visibility_mask"}).logits
+        open_ = model(**dict(batch.tensors, visibility_mask=full)).logits
+    assert torch.isfinite(masked).all() and float((masked - unmasked).abs().max()) > 1e-6
+    torch.testing.assert_close(open_[0], unmasked[0], atol=1e-5, rtol=1e-4)

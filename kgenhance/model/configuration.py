@@ -33,6 +33,10 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text: append the names of this many linked entities (with their nearest
             super-classes) to the input as a second segment (0 = off).
         entity_text_ancestors: super-classes named per entity in that segment.
+        entity_text_visibility: K-BERT's visibility matrix over that segment: an entity's
+            name tokens see only each other and its mention's word pieces, and only those
+            word pieces see them; the rest of the text does not (BERT, RoBERTa, DistilBERT
+            backbones: those take a per-token attention mask).
     """
 
     model_type = "kgenhance"
@@ -59,6 +63,7 @@ class KnowledgeAwareConfig(PretrainedConfig):
         max_ancestors: int = 16,
         entity_text: int = 0,
         entity_text_ancestors: int = 2,
+        entity_text_visibility: bool = False,
         kgenhance_format: int = MODEL_FORMAT,
         **kwargs,
     ):
@@ -87,6 +92,7 @@ class KnowledgeAwareConfig(PretrainedConfig):
         self.max_ancestors = int(max_ancestors)
         self.entity_text = int(entity_text)
         self.entity_text_ancestors = int(entity_text_ancestors)
+        self.entity_text_visibility = bool(entity_text_visibility)
         super().__init__(**kwargs)
 
     def backbone_config(self) -> PretrainedConfig:

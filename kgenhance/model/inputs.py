@@ -26,6 +26,12 @@ class KnowledgeCollator:
     makes them), ``entity_spans`` (B, M, 2) first/last word piece or -1,
     ``entity_ids`` (B, M, C) graph entity id + 1 (0 = padding) and ``entity_priors``
     (B, M, C). Without a linker only the text tensors are produced.
+
+    With ``entity_text`` > 0 the names of the linked entities (and their nearest
+    super-classes) follow the text as a second segment; with ``entity_text_visibility`` a
+    ``visibility_mask`` (B, T, T) — True where word piece i may attend to j — keeps each
+    entity's name tokens visible only to each other and to its mention's word pieces
+    (K-BERT's visibility matrix), so the names cannot blur the rest of the text.
     """
 
     def __init__(
@@ -37,8 +43,10 @@ class KnowledgeCollator:
         max_candidates: int = 4,
         entity_text: int = 0,
         entity_text_ancestors: int = 2,
+        entity_text_visibility: bool = False,
     ):
         self.tokenizer = tokenizer
+        self.entity_text_visibility = bool(entity_text_visibility) and entity_text > 0 and linker is not None
         self.entity_text = entity_text if linker is not None else 0
         self.entity_text_ancestors = entity_text_ancestors
         self.linker = linker
@@ -56,12 +64,13 @@ class KnowledgeCollator:
         linker = linker if linker is not None else (model.linker if cfg.use_knowledge else None)
         length = max_length or getattr(cfg, "max_seq_length", None) or 128
         return cls(model.tokenizer, linker, length, cfg.max_mentions, cfg.max_candidates,
-                   getattr(cfg, "entity_text", 0), getattr(cfg, "entity_text_ancestors", 2))
+                   getattr(cfg, "entity_text", 0), getattr(cfg, "entity_text_ancestors", 2),
+                   getattr(cfg, "entity_text_visibility", False))
 
-    def describe_entities(self, mentions: Sequence[Mention]) -> str:
-        """The appended knowledge segment for one text's mentions (see the class docstring)."""
+    def entity_parts(self, mentions: Sequence[Mention]) -> list[tuple[int, str]]:
+        """(entity id, "name (super-class, …)") for the first `entity_text` distinct linked entities."""
         graph = self.linker.graph  # type: ignore[union-attr]
-        parts: list[str] = []
+        parts: list[tuple[int, str]] = []
         seen: set[int] = set()
         for m in mentions:
             if not m.candidates or m.candidates[0].entity_id in seen:
@@ -69,19 +78,60 @@ class KnowledgeCollator:
             eid = m.candidates[0].entity_id
             seen.add(eid)
             names = [e.display_label for e in graph.path_to_root(eid, max_depth=1 + self.entity_text_ancestors)]
-            parts.append(names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else ""))
+            parts.append((eid, names[0] + (f" ({', '.join(names[1:])})" if len(names) > 1 else "")))
             if len(parts) >= self.entity_text:
                 break
-        return "; ".join(parts)
+        return parts
+
+    def describe_entities(self, mentions: Sequence[Mention]) -> str:
+        """The appended knowledge segment for one text's mentions (see the class docstring)."""
+        return "; ".join(text for _, text in self.entity_parts(mentions))
+
+    def _visibility(self, enc, parts: list[list[tuple[int, str]]], rows) -> torch.Tensor:
+        """K-BERT visibility (B, T, T): text ↔ text; an entity's name tokens ↔ each other and its mention."""
+        mask = enc["attention_mask"].bool()
+        b, t = mask.shape
+        # which part each word piece of the second segment belongs to (-1: text, -2: separator)
+        owner = torch.full((b, t), -1, dtype=torch.long)
+        for i in range(b):
+            starts, pos = [], 0
+            for _, text in parts[i]:
+                starts.append((pos, pos + len(text)))
+                pos += len(text) + 2  # "; "
+            seq = enc.sequence_ids(i)
+            offs = enc["offset_mapping"][i].tolist()
+            for j, sid in enumerate(seq):
+                if sid == 1:
+                    s0 = offs[j][0]
+                    owner[i, j] = next((k for k, (a, z) in enumerate(starts) if a <= s0 < z), -2)
+        is_text = (owner == -1) & mask
+        vis = is_text.unsqueeze(2) & is_text.unsqueeze(1)
+        for i in range(b):
+            part_of = {eid: k for k, (eid, _) in enumerate(parts[i])}
+            anchors: dict[int, list[int]] = {}
+            for mention, (first, last) in rows[i]:
+                k = part_of.get(mention.candidates[0].entity_id) if mention.candidates else None
+                if k is not None:
+                    anchors.setdefault(k, []).extend(range(first, last + 1))
+            for k in range(len(parts[i])):
+                group = (owner[i] == k).nonzero().flatten().tolist() + anchors.get(k, [])
+                if group:
+                    idx = torch.tensor(group)
+                    vis[i, idx.unsqueeze(1), (owner[i] == k).nonzero().flatten().unsqueeze(0)] = True
+                    vis[i, (owner[i] == k).nonzero().flatten().unsqueeze(1), idx.unsqueeze(0)] = True
+        vis |= torch.eye(t, dtype=torch.bool).unsqueeze(0)  # every word piece sees itself
+        return vis
 
     def __call__(
         self, texts: Sequence[str], mentions: Sequence[list[Mention]] | None = None, labels: Sequence[int] | None = None
     ) -> EncodedBatch:
         pairs = None
+        parts: list[list[tuple[int, str]]] = []
         if self.entity_text:
             if mentions is None:  # the window is not known before tokenising: link a generous prefix
                 mentions = [self.linker.link(t[: self.max_length * 12]) for t in texts]  # type: ignore[union-attr]
-            pairs = [self.describe_entities(ms) for ms in mentions]
+            parts = [self.entity_parts(ms) for ms in mentions]
+            pairs = ["; ".join(text for _, text in p) for p in parts]
         enc = self.tokenizer(
             list(texts),
             pairs,
@@ -91,7 +141,8 @@ class KnowledgeCollator:
             return_offsets_mapping=True,
             return_tensors="pt",
         )
-        offsets = enc.pop("offset_mapping").tolist()
+        offset_tensor = enc.pop("offset_mapping")
+        offsets = offset_tensor.tolist()
         if pairs is not None:  # word pieces of the appended segment are not in the text: no offsets
             for i in range(len(offsets)):
                 offsets[i] = [o if sid == 0 else (0, 0) for o, sid in zip(offsets[i], enc.sequence_ids(i))]
@@ -127,4 +178,7 @@ class KnowledgeCollator:
                     ids_t[i, j, k] = cand.entity_id + 1
                     priors_t[i, j, k] = cand.score
         tensors.update(entity_spans=spans_t, entity_ids=ids_t, entity_priors=priors_t)
+        if self.entity_text_visibility:
+            enc["offset_mapping"] = offset_tensor
+            tensors["visibility_mask"] = self._visibility(enc, parts, rows)
         return EncodedBatch(tensors, kept)

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from transformers import PreTrainedModel
 from transformers.utils import ModelOutput
 
-from ..errors import ModelError
+from ..errors import ConfigError, ModelError
 from .backbone import (
     build_encoder,
     encoder_layers,
@@ -27,6 +27,9 @@ from .configuration import KnowledgeAwareConfig
 from .hierarchy import HierarchyEmbedding, ancestor_table
 from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
 from .mention_fusion import MentionFusion
+
+# backbones whose attention takes a (B, 1, T, T) additive mask as given (K-BERT visibility)
+VISIBILITY_BACKBONES = frozenset({"bert", "roberta", "distilbert"})
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..encode import EntityEmbeddings
@@ -79,6 +82,10 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
     def __init__(self, config: KnowledgeAwareConfig):
         super().__init__(config)
         self.encoder = build_encoder(config.backbone_config())
+        if getattr(config, "entity_text_visibility", False) and self.encoder.config.model_type not in VISIBILITY_BACKBONES:
+            raise ConfigError(
+                f"entity_text_visibility needs a backbone that takes a per-token attention mask "
+                f"({', '.join(sorted(VISIBILITY_BACKBONES))}), not {self.encoder.config.model_type!r}")
         hidden = config.hidden_size
         self._pending: dict | None = None
         self._knowledge_out: KnowledgeAttentionOutput | None = None
@@ -270,12 +277,14 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         entity_priors: Tensor | None = None,
         labels: Tensor | None = None,
         entity_embeds: Tensor | None = None,
+        visibility_mask: Tensor | None = None,
         **kwargs,
     ) -> KnowledgeClassifierOutput:
         """Classify a batch; entity_* tensors come from `KnowledgeCollator` (see there for shapes).
 
         `entity_embeds` (B, M, C, D), if given, replaces the looked-up candidate embeddings
-        (explanations take gradients with respect to it).
+        (explanations take gradients with respect to it). `visibility_mask` (B, T, T), True
+        where word piece i may attend to j, replaces the encoder's padding mask (K-BERT).
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -295,6 +304,11 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
                 "candidate_mask": entity_ids > 0,
             }
         encoder_inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if visibility_mask is not None:
+            dtype = self.encoder.dtype if self.encoder.dtype.is_floating_point else torch.float32
+            additive = torch.zeros(visibility_mask.shape, dtype=dtype, device=visibility_mask.device)
+            additive = additive.masked_fill(~visibility_mask.bool(), torch.finfo(dtype).min)
+            encoder_inputs["attention_mask"] = additive.unsqueeze(1)  # (B, 1, T, T), used as is
         if token_type_ids is not None:
             encoder_inputs["token_type_ids"] = token_type_ids
         try:
