@@ -161,6 +161,7 @@ KnowledgeLROpt = typer.Option(
     None, "--knowledge-learning-rate", help="Learning rate of the knowledge layer and hierarchy features (default: the head's, 1e-3)."
 )
 EntityTextOpt = typer.Option(0, "--entity-text", min=0, help="Append the names of this many linked entities (and 2 super-classes each) to the input; 0 = off.")
+PrefixOpt = typer.Option(0, "--prefix-length", min=0, help="Prefix tuning: this many trainable key/value vectors per attention layer, the encoder frozen (BERT/RoBERTa); 0 = off.")
 VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT visibility: appended names are seen only by their own mention's word pieces.")
 
 
@@ -394,6 +395,7 @@ def train(
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
     entity_text_visibility: bool = VisibilityOpt,
+    prefix_length: int = PrefixOpt,
     generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
 ) -> None:
@@ -427,6 +429,7 @@ def train(
         knowledge_learning_rate=knowledge_learning_rate,
         lora=lora,
         lora_adapter=lora_adapter,
+        prefix_length=prefix_length,
         resume=resume,
         device=device,
     )
@@ -523,6 +526,7 @@ def compare(
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
     entity_text_visibility: bool = VisibilityOpt,
+    prefix_length: int = PrefixOpt,
     generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     as_json: bool = typer.Option(False, "--json", help="Print compare.json instead of the table."),
@@ -556,7 +560,7 @@ def compare(
         training=TrainingConfig(
             epochs=epochs, batch_size=batch_size, max_length=max_length, learning_rate=learning_rate,
             knowledge_learning_rate=knowledge_learning_rate, max_eval_samples=max_eval_samples, text_column=text_column, label_column=label_column, lora=lora,
-            device=device,
+            prefix_length=prefix_length, device=device,
         ),
     )
     result = compare_models(

@@ -64,6 +64,8 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text: int = 0,
         entity_text_ancestors: int = 2,
         entity_text_visibility: bool = False,
+        prefix_length: int = 0,
+        prefix_projection: int = 128,
         kgenhance_format: int = MODEL_FORMAT,
         **kwargs,
     ):
@@ -93,6 +95,10 @@ class KnowledgeAwareConfig(PretrainedConfig):
         self.entity_text = int(entity_text)
         self.entity_text_ancestors = int(entity_text_ancestors)
         self.entity_text_visibility = bool(entity_text_visibility)
+        if prefix_length < 0:
+            raise ValueError(f"prefix_length must be ≥ 0, not {prefix_length}")
+        self.prefix_length = int(prefix_length)
+        self.prefix_projection = int(prefix_projection)
         super().__init__(**kwargs)
 
     def backbone_config(self) -> PretrainedConfig:

@@ -27,6 +27,7 @@ from .configuration import KnowledgeAwareConfig
 from .hierarchy import HierarchyEmbedding, ancestor_table
 from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
 from .mention_fusion import MentionFusion
+from .prefix import PREFIX_BACKBONES, PrefixEncoder, text_positions
 
 # backbones whose attention takes a (B, 1, T, T) additive mask as given (K-BERT visibility)
 VISIBILITY_BACKBONES = frozenset({"bert", "roberta", "distilbert"})
@@ -86,6 +87,15 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             raise ConfigError(
                 f"entity_text_visibility needs a backbone that takes a per-token attention mask "
                 f"({', '.join(sorted(VISIBILITY_BACKBONES))}), not {self.encoder.config.model_type!r}")
+        self.prefix: PrefixEncoder | None = None
+        if getattr(config, "prefix_length", 0):
+            enc = self.encoder.config
+            if enc.model_type not in PREFIX_BACKBONES:
+                raise ConfigError(f"prefix tuning needs a {' or '.join(sorted(PREFIX_BACKBONES))} backbone, "
+                                  f"not {enc.model_type!r}")
+            self.prefix = PrefixEncoder(config.prefix_length, enc.num_hidden_layers, enc.hidden_size,
+                                        enc.num_attention_heads, config.prefix_projection)
+            self.encoder.requires_grad_(False)  # prefix tuning: only the prefixes and the new layers learn
         hidden = config.hidden_size
         self._pending: dict | None = None
         self._knowledge_out: KnowledgeAttentionOutput | None = None
@@ -311,6 +321,8 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             encoder_inputs["attention_mask"] = additive.unsqueeze(1)  # (B, 1, T, T), used as is
         if token_type_ids is not None:
             encoder_inputs["token_type_ids"] = token_type_ids
+        if self.prefix is not None:
+            self._add_prefix(encoder_inputs, input_ids)
         try:
             hidden = self.encoder(**encoder_inputs).last_hidden_state
         finally:
@@ -330,6 +342,18 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             mention_weights=info.mention_weights if info is not None else None,
             candidate_weights=info.candidate_weights if info is not None else None,
         )
+
+    def _add_prefix(self, encoder_inputs: dict, input_ids: Tensor) -> None:
+        """Prefix keys/values as the encoder's cache; the mask and positions made to match."""
+        assert self.prefix is not None
+        b, p = input_ids.shape[0], self.prefix.length
+        mask = encoder_inputs["attention_mask"]
+        if mask.dim() == 2:  # every word piece sees the prefix
+            encoder_inputs["attention_mask"] = torch.cat([mask.new_ones(b, p), mask], dim=1)
+        else:  # (B, 1, T, T) additive visibility mask
+            encoder_inputs["attention_mask"] = torch.cat([mask.new_zeros(*mask.shape[:-1], p), mask], dim=-1)
+        encoder_inputs["position_ids"] = text_positions(input_ids, self.encoder.config)  # not shifted by p
+        encoder_inputs["cache"] = self.prefix.cache(b, self.encoder.config)
 
     # ------------------------------------------------------------------ inference
     def predict(

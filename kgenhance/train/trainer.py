@@ -57,6 +57,7 @@ class TrainingConfig:
     lora_alpha: int = 16
     lora_dropout: float = 0.1
     lora_adapter: bool = False  # with lora: save only the adapter (reload with load_adapter), not merged weights
+    prefix_length: int = 0  # prefix tuning: trainable key/value prefixes per layer, encoder frozen (both models)
     device: str = "auto"
     select_metric: str = "macro_f1"  # the validation score that picks the best epoch
     log_every: int = 10  # optimizer steps between the training-loss records of metrics.jsonl
@@ -69,6 +70,10 @@ class TrainingConfig:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.select_metric not in ("macro_f1", "accuracy"):
             raise ConfigError("select_metric must be 'macro_f1' or 'accuracy'")
+        if self.prefix_length < 0:
+            raise ConfigError(f"prefix_length must be ≥ 0, not {self.prefix_length}")
+        if self.prefix_length and self.lora:
+            raise ConfigError("choose LoRA or prefix tuning, not both")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError("warmup_ratio must be in [0, 1)")
 
@@ -112,7 +117,8 @@ def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
         if not param.requires_grad:
             continue
         dotted = f".{name}"
-        kind = 2 if ".classifier." in dotted else 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
+        head = ".classifier." in dotted or ".prefix." in dotted  # prefixes learn at the head's rate
+        kind = 2 if head else 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
         no_decay = param.ndim < 2 or "norm" in name.lower()
         groups.setdefault((kind, no_decay), []).append(param)
     knowledge_lr = cfg.knowledge_learning_rate if cfg.knowledge_learning_rate is not None else cfg.head_learning_rate
@@ -199,9 +205,12 @@ def train_classifier(
         val_mentions = _link_all(linker, val_ex.texts, "linking validation texts", progress)
 
     seed_everything(cfg.seed)
+    options = dict(model_options or {})
+    if cfg.prefix_length:
+        options["prefix_length"] = cfg.prefix_length
     model = KnowledgeAwareClassifier.from_backbone(
         backbone, labels, embeddings if use_knowledge else None, use_knowledge=use_knowledge,
-        graph=graph if use_knowledge else None, **(model_options or {})
+        graph=graph if use_knowledge else None, **options
     )
     model.config.max_seq_length = cfg.max_length
     model.config.max_seq_length = _max_length(model)  # never more positions than the encoder has
