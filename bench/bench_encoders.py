@@ -41,6 +41,8 @@ MODELS = {
     "CompGCN (ids + text)": {"encoder": "compgcn", **TEXT},
     "CompGCN (text only, inductive)": {"encoder": "compgcn", **TEXT_ONLY},
     "CompGCN (ids), RotatE": {"encoder": "compgcn", "decoder": "rotate"},
+    "CompGCN (ids + text), RotatE": {"encoder": "compgcn", "decoder": "rotate", **TEXT},
+    "CompGCN (text only, inductive), RotatE": {"encoder": "compgcn", "decoder": "rotate", **TEXT_ONLY},
     "SAGE (ids)": {"encoder": "sage"},
     "SAGE (text only, inductive)": {"encoder": "sage", **TEXT_ONLY},
 }
