@@ -9,8 +9,8 @@ the same `--train-size` examples with each entity table in turn; only the table 
 
 * random: one Gaussian vector per entity, scaled to the GNN table's mean norm;
 * TransE: PyG `torch_geometric.nn.kge.TransE` trained on all HPO edges (40 epochs);
-* kgenhance R-GCN: `train_entity_encoder` defaults (id vectors), 30 epochs as `kgenhance train`;
-* kgenhance R-GCN, text features only (inductive: label + definition under MiniLM).
+* kgenhance R-GCN + DistMult (id vectors), 30 epochs as `kgenhance train` (the default until stop 13);
+* kgenhance R-GCN + DistMult, text features only (inductive: label + definition under MiniLM).
 
 Prints macro-F1 and accuracy per table and seed, and each table's paired difference from the
 random and TransE tables (mean and 95% CI over seeds). Results go to --out as JSON, written
@@ -39,9 +39,11 @@ def make_table(kind: str, graph, seed: int, reference_norm: float | None):
     from kgenhance.encode import EncoderConfig, EntityEmbeddings, train_entity_encoder
 
     if kind == "rgcn":
-        return train_entity_encoder(graph, EncoderConfig(epochs=30, seed=seed), progress=False)
+        return train_entity_encoder(graph, EncoderConfig(encoder="rgcn", decoder="distmult", epochs=30, seed=seed),
+                                    progress=False)
     if kind == "rgcn-text":
-        cfg = EncoderConfig(epochs=30, seed=seed, text_features="static", id_embeddings=False)
+        cfg = EncoderConfig(encoder="rgcn", decoder="distmult", epochs=30, seed=seed, text_features="static",
+                            id_embeddings=False)
         return train_entity_encoder(graph, cfg, progress=False)
     if kind == "transe":
         from bench_encoders import train_kge

@@ -58,8 +58,7 @@ def main() -> None:
     import torch
 
     from kgenhance.encode import EncoderConfig, train_entity_encoder
-    from kgenhance.encode.registry import encoder_config
-    from kgenhance.encode import ENCODERS
+    from kgenhance.encode.train import full_graph_bytes
     from kgenhance.utils import resolve_device
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -87,9 +86,8 @@ def main() -> None:
     cfg = EncoderConfig(encoder=args.encoder, epochs=1, steps_per_epoch=args.steps, batch_size=args.batch_size,
                         fanouts=tuple(int(f) for f in args.fanouts.split(",")), eval_every=1,
                         validation_fraction=0.01, max_validation_edges=2000, device=args.device, seed=0)
-    per_edge = ENCODERS[cfg.encoder].message_floats(encoder_config(cfg.encoder, cfg))
-    full_gb = 2 * len(graph.edges) * per_edge * 4 * cfg.num_layers * 2 / 2**30
-    print(f"full-graph messages would need ≈ {full_gb:.1f} GiB (budget {cfg.memory_budget_gb} GiB)")
+    full_gb = full_graph_bytes(cfg, len(graph), 2 * len(graph.edges)) / 2**30
+    print(f"a full-graph step would need ≈ {full_gb:.1f} GiB (auto budget {cfg.memory_budget_gb} GiB)")
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     t = time.perf_counter()

@@ -36,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ontology", type=Path, default=ROOT / "graphs" / "hpo" / "hp.obo")
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--encoder", default="rgcn", choices=["rgcn", "compgcn", "sage"])
+    ap.add_argument("--encoder", default="compgcn", choices=["compgcn", "rgcn", "sage"])
     ap.add_argument("--sampling", default="auto", choices=["auto", "full", "neighbour"])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--dim", type=int, default=128)

@@ -35,7 +35,7 @@ app.add_typer(graph_app, name="graph")
 _state = {"quiet": False}
 
 OntologyOpt = typer.Option(..., "--ontology", "-o", help="Ontology file or directory (repeatable).")
-GnnOpt = typer.Option("rgcn", "--gnn", help="Entity encoder when embeddings are trained here: rgcn, compgcn or sage.")
+GnnOpt = typer.Option("compgcn", "--gnn", help="Entity encoder when embeddings are trained here: compgcn, rgcn or sage.")
 ExcludeOpt = typer.Option(None, "--exclude-branch", help="IRI whose whole subtree is never linked (repeatable).")
 AliasesOpt = typer.Option(None, "--aliases", help="TSV of extra names: 'name<TAB>entity IRI' per line.")
 FuzzyOpt = typer.Option(False, "--fuzzy", help="Add character n-gram candidates for spans that miss the dictionary.")
@@ -321,8 +321,8 @@ def encode(
     id_embeddings: bool = typer.Option(True, "--id-embeddings/--no-id-embeddings", help="Learned per-entity input vectors (off with --text-features: inductive)."),
     inductive_fraction: float = typer.Option(0.0, help="Hold out this share of entities and report their link prediction after embedding them from text."),
     backbone: Optional[str] = typer.Option(None, help="Encoder of the text features (default: the bundled all-MiniLM-L6-v2)."),
-    encoder: str = typer.Option("rgcn", help="GNN: rgcn (basis R-GCN), compgcn (relation vectors composed with entities) or sage (cheapest per edge, for huge graphs)."),
-    decoder: str = typer.Option("distmult", help="Link scorer: distmult or rotate (asymmetric)."),
+    encoder: str = typer.Option("compgcn", help="GNN: compgcn (relation vectors composed with entities), rgcn (basis R-GCN) or sage (cheapest per edge, for huge graphs)."),
+    decoder: str = typer.Option("rotate", help="Link scorer: rotate (asymmetric) or distmult (symmetric)."),
     composition: str = typer.Option("mult", help="compgcn: sub, mult or corr."),
     sampling: str = typer.Option("auto", help="full (whole graph per step), neighbour (sampled neighbourhoods) or auto (by --memory-budget-gb)."),
     fanouts: str = typer.Option("10,5", help="Neighbour sampling: incoming edges kept per node, per hop."),

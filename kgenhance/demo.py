@@ -59,7 +59,7 @@ def run_demo(
          f"({time.perf_counter() - t0:.1f} s)")
 
     t1 = time.perf_counter()
-    _say("[2/5] Training GNN entity embeddings (relational GCN, link prediction) …")
+    _say("[2/5] Training GNN entity embeddings (CompGCN + RotatE, link prediction) …")
     embeddings = train_entity_encoder(graph, EncoderConfig(epochs=30, seed=seed), progress=progress)
     m = embeddings.metrics
     _say(f"      held-out filtered MRR {m['mrr']:.3f}, Hits@10 {m['hits@10']:.3f} ({time.perf_counter() - t1:.0f} s)")

@@ -209,8 +209,11 @@ def test_sampled_training_learns_and_is_chosen_when_memory_is_short():
     cfg = EncoderConfig(encoder="sage", dim=32, epochs=60, eval_every=10, patience=20, negatives=32,
                         validation_fraction=0.1, learning_rate=0.02, seed=0, device="cpu", batch_size=64,
                         fanouts=(4, 3), inference_batch=16, memory_budget_gb=1e-9)
-    assert choose_sampling(cfg, 400) == "neighbour"
-    assert choose_sampling(EncoderConfig(), 400) == "full"
+    assert choose_sampling(cfg, 400, 40) == "neighbour"
+    assert choose_sampling(EncoderConfig(), 400, 40) == "full"
+    # many entities alone (2 M × 128 states per layer) are too much for one full-graph step
+    assert choose_sampling(EncoderConfig(encoder="sage"), 20_000_000, 2_000_000) == "neighbour"
+    assert choose_sampling(EncoderConfig(encoder="sage"), 42_000, 8_800) == "full"  # FIBO-sized
     a = train_entity_encoder(cluster_graph(), cfg, progress=False)
     assert a.metrics["sampling"] == "neighbour"
     assert a.metrics["sparse_id_gradients"]  # only the sampled rows of the id table are updated

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 class EncoderConfig:
     """Settings of `train_entity_encoder`."""
 
-    encoder: str = "rgcn"  # "rgcn", "compgcn" or "sage" (see ENCODERS)
-    decoder: str = "distmult"  # "distmult" or "rotate"
+    encoder: str = "compgcn"  # "compgcn", "rgcn" or "sage" (see ENCODERS)
+    decoder: str = "rotate"  # "rotate" or "distmult" (symmetric: cannot tell a parent from a child)
     dim: int = 128
     num_layers: int = 2
     num_bases: int = 8  # rgcn: shared basis matrices
@@ -202,12 +202,23 @@ class _LinkPredictor(torch.nn.Module):
         return loss
 
 
-def choose_sampling(cfg: EncoderConfig, message_edges: int) -> str:
-    """ "full" or "neighbour": `cfg.sampling`, or for "auto" whether full-graph messages fit the budget."""
+# float32 tensors of size (entities, dim) a full-graph step keeps per layer (states, sums,
+# projections, activations, norms and their gradients) — measured order of magnitude
+NODE_TENSORS_PER_LAYER = 10
+
+
+def full_graph_bytes(cfg: EncoderConfig, num_entities: int, message_edges: int) -> int:
+    """Estimated memory of one full-graph training step: per-edge messages and per-entity states."""
+    per_edge = ENCODERS[cfg.encoder].message_floats(encoder_config(cfg.encoder, cfg))  # type: ignore[attr-defined]
+    per_layer = message_edges * per_edge * 2 + num_entities * cfg.dim * NODE_TENSORS_PER_LAYER
+    return 4 * (per_layer * cfg.num_layers + 3 * num_entities * cfg.dim)  # + the id table and its Adam state
+
+
+def choose_sampling(cfg: EncoderConfig, message_edges: int, num_entities: int = 0) -> str:
+    """ "full" or "neighbour": `cfg.sampling`, or for "auto" whether a full-graph step fits the budget."""
     if cfg.sampling != "auto":
         return cfg.sampling
-    per_edge = ENCODERS[cfg.encoder].message_floats(encoder_config(cfg.encoder, cfg))  # type: ignore[attr-defined]
-    needed = message_edges * per_edge * 4 * cfg.num_layers * 2  # float32, kept for backward
+    needed = full_graph_bytes(cfg, num_entities, message_edges)
     return "neighbour" if needed > cfg.memory_budget_gb * 2**30 else "full"
 
 
@@ -279,7 +290,7 @@ def train_entity_encoder(
     train_np, val_np = split_edges(base_edges, cfg.validation_fraction, cfg.max_validation_edges, cfg.seed)
     known = _KnownAnswers(graph.edges, num_rel)
     train_t = torch.from_numpy(train_np).long()
-    mode = choose_sampling(cfg, 2 * len(train_np))
+    mode = choose_sampling(cfg, 2 * len(train_np), n)
     sampled = mode == "neighbour"
     message = MessageGraph.from_triples(train_t, n, num_rel)
     embed_train = _Embedder(message, sampled, cfg, device)
