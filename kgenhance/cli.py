@@ -327,7 +327,7 @@ def encode(
     sampling: str = typer.Option("auto", help="full (whole graph per step), neighbour (sampled neighbourhoods) or auto (by --memory-budget-gb)."),
     fanouts: str = typer.Option("10,5", help="Neighbour sampling: incoming edges kept per node, per hop."),
     batch_size: int = typer.Option(8192, help="Positive edges per optimisation step."),
-    memory_budget_gb: float = typer.Option(4.0, help="auto sampling: sample when full-graph messages need more."),
+    memory_budget_gb: float = typer.Option(8.0, help="auto sampling: sample when a full-graph pass would need more."),
 ) -> None:
     """Train GNN entity embeddings on an ontology by link prediction.
 

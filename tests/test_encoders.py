@@ -220,6 +220,19 @@ def test_sampled_training_learns_and_is_chosen_when_memory_is_short():
     assert a.metrics["hits@10"] > 0.6
     b = train_entity_encoder(cluster_graph(), cfg, progress=False)
     torch.testing.assert_close(a.vectors, b.vectors)  # sampling is seeded: runs repeat
+    assert a.metrics["inference"] == "neighbour"
+    # a budget between a training step's needs and inference's: sampled steps, whole-graph embedding
+    from kgenhance.encode.train import full_graph_bytes
+
+    train_b = full_graph_bytes(cfg, 40, 2 * len(cluster_graph().edges))
+    infer_b = full_graph_bytes(cfg, 40, 2 * len(cluster_graph().edges), training=False)
+    assert infer_b < train_b
+    from dataclasses import replace
+
+    c = train_entity_encoder(cluster_graph(), replace(cfg, memory_budget_gb=(train_b + infer_b) / 2 / 2**30),
+                             progress=False)
+    assert (c.metrics["sampling"], c.metrics["inference"]) == ("neighbour", "full")
+    assert c.metrics["hits@10"] > 0.6
 
 
 # -------------------------------------------------------------- several processes

@@ -94,12 +94,12 @@ class MessageGraph:
         return self._norms["symmetric"]
 
     def to(self, device: torch.device) -> "MessageGraph":
-        self.edge_index = self.edge_index.to(device)
-        self.edge_type = self.edge_type.to(device)
-        if self.nodes is not None:
-            self.nodes = self.nodes.to(device)
-        self._norms = {k: v.to(device) for k, v in self._norms.items()}
-        return self
+        """This graph on `device` (a new object; this one is left where it is)."""
+        moved = MessageGraph(self.edge_index.to(device), self.edge_type.to(device), self.num_nodes,
+                             self.num_relations, self.nodes.to(device) if self.nodes is not None else None,
+                             forward_count=self.forward_count)
+        moved._norms = {k: v.to(device) for k, v in self._norms.items()}
+        return moved
 
 
 @dataclass

@@ -50,7 +50,7 @@ class EncoderConfig:
     mixed_precision: bool = True  # bfloat16 autocast on CUDA (ignored on the CPU)
     sampling: str = "auto"  # "full" graph per step, "neighbour" samples, or "auto" (by memory_budget_gb)
     fanouts: tuple[int, ...] = (10, 5)  # neighbour sampling: incoming edges kept per node, per hop
-    memory_budget_gb: float = 4.0  # "auto" samples when full-graph messages would need more than this
+    memory_budget_gb: float = 8.0  # "auto" samples when a full-graph pass would need more than this
     inference_batch: int = 4096  # entities embedded per sampled forward pass
     text_features: str | None = None  # "static" or "contextual": entity names/definitions as input features
     id_embeddings: bool = True  # learned per-entity input vectors (off + text features = inductive)
@@ -202,23 +202,29 @@ class _LinkPredictor(torch.nn.Module):
         return loss
 
 
-# float32 tensors of size (entities, dim) a full-graph step keeps per layer (states, sums,
-# projections, activations, norms and their gradients) — measured order of magnitude
-NODE_TENSORS_PER_LAYER = 10
+# float32 tensors of size (entities, dim) a full-graph pass keeps per layer (states, sums,
+# projections, activations, norms; with gradients when training) — an order of magnitude
+NODE_TENSORS_PER_LAYER = {"train": 10, "inference": 4}
 
 
-def full_graph_bytes(cfg: EncoderConfig, num_entities: int, message_edges: int) -> int:
-    """Estimated memory of one full-graph training step: per-edge messages and per-entity states."""
+def full_graph_bytes(cfg: EncoderConfig, num_entities: int, message_edges: int, training: bool = True) -> int:
+    """Estimated memory of one full-graph pass: per-edge messages and per-entity states.
+
+    Training keeps every layer's tensors for the backward pass (and the id table's Adam
+    state); inference without gradients holds about one layer at a time.
+    """
     per_edge = ENCODERS[cfg.encoder].message_floats(encoder_config(cfg.encoder, cfg))  # type: ignore[attr-defined]
-    per_layer = message_edges * per_edge * 2 + num_entities * cfg.dim * NODE_TENSORS_PER_LAYER
-    return 4 * (per_layer * cfg.num_layers + 3 * num_entities * cfg.dim)  # + the id table and its Adam state
+    if training:
+        per_layer = message_edges * per_edge * 2 + num_entities * cfg.dim * NODE_TENSORS_PER_LAYER["train"]
+        return 4 * (per_layer * cfg.num_layers + 3 * num_entities * cfg.dim)
+    return 4 * (message_edges * per_edge + num_entities * cfg.dim * NODE_TENSORS_PER_LAYER["inference"])
 
 
-def choose_sampling(cfg: EncoderConfig, message_edges: int, num_entities: int = 0) -> str:
-    """ "full" or "neighbour": `cfg.sampling`, or for "auto" whether a full-graph step fits the budget."""
+def choose_sampling(cfg: EncoderConfig, message_edges: int, num_entities: int = 0, training: bool = True) -> str:
+    """ "full" or "neighbour": `cfg.sampling`, or for "auto" whether a full-graph pass fits the budget."""
     if cfg.sampling != "auto":
         return cfg.sampling
-    needed = full_graph_bytes(cfg, num_entities, message_edges)
+    needed = full_graph_bytes(cfg, num_entities, message_edges, training)
     return "neighbour" if needed > cfg.memory_budget_gb * 2**30 else "full"
 
 
@@ -292,8 +298,13 @@ def train_entity_encoder(
     train_t = torch.from_numpy(train_np).long()
     mode = choose_sampling(cfg, 2 * len(train_np), n)
     sampled = mode == "neighbour"
+    # embedding every entity needs no gradients: often fits whole where training steps do not
+    sampled_inference = choose_sampling(cfg, 2 * len(graph.edges), n, training=False) == "neighbour"
     message = MessageGraph.from_triples(train_t, n, num_rel)
-    embed_train = _Embedder(message, sampled, cfg, device)
+    embed_train = _Embedder(message, sampled_inference, cfg, device)
+    message_on_device = embed_train.graph if not sampled_inference else None
+    if not sampled and message_on_device is None:
+        message_on_device = MessageGraph.from_triples(train_t, n, num_rel).to(device)
     train_sampler = NeighbourSampler(message, cfg.fanouts, torch.Generator().manual_seed(cfg.seed + 1000 * rank)) \
         if sampled else None
     encoder = build_encoder(cfg.encoder, n, num_rel, cfg, features.shape[1] if features is not None else 0)
@@ -353,7 +364,7 @@ def train_entity_encoder(
                 positives = torch.stack([local_ids(sub, batch[:, 0]), batch[:, 1], local_ids(sub, batch[:, 2])], 1)
                 negatives = local_ids(sub, negatives)
             else:
-                step_graph, positives = embed_train.graph, batch
+                step_graph, positives = message_on_device, batch
             with autocast():
                 loss = step_model(step_graph, features, positives.to(device), negatives.to(device))
             for optimizer in optimizers:
@@ -394,12 +405,12 @@ def train_entity_encoder(
         if held is not None:
             # entities never seen in training: embedded from their text and their support edges
             seen = MessageGraph.from_triples(torch.from_numpy(np.concatenate([base_edges, support])).long(), n, num_rel)
-            z = _Embedder(seen, sampled, cfg, device)(encoder, features)
+            z = _Embedder(seen, sampled_inference, cfg, device)(encoder, features)
             inductive = {**ranking_metrics(z, decoder, query, known),
                          "entities": int(held.sum()), "support_edges": int(len(support))}
         embed_start = time.perf_counter()
         full = MessageGraph.from_triples(torch.from_numpy(graph.edges).long(), n, num_rel)
-        vectors = _Embedder(full, sampled, cfg, device)(encoder, features).cpu()
+        vectors = _Embedder(full, sampled_inference, cfg, device)(encoder, features).cpu()
         embed_seconds = time.perf_counter() - embed_start
     metrics = {
         "mrr": best.get("mrr", 0.0) if best_state is not None else None,
@@ -413,6 +424,7 @@ def train_entity_encoder(
         "train_edges": int(len(train_np)),
         "validation_edges": int(len(val_np)),
         "sampling": mode,
+        "inference": "neighbour" if sampled_inference else "full",
         "sparse_id_gradients": len(optimizers) == 2,
         "processes": world,
         "seconds": round(time.perf_counter() - start, 2),
