@@ -6,9 +6,10 @@
 The graph is generated in memory (heads uniform, tails skewed towards hubs — a few entities
 get tens of thousands of incoming edges, as "is_a Disease" does —, 40 relation types with
 Zipf-like frequencies). `train_entity_encoder` runs with `sampling="auto"`, which picks
-neighbour sampling because the full-graph messages would not fit its memory budget; one
+neighbour sampling because a full-graph training step would not fit its memory budget; one
 epoch of --steps batches is trained, validated (2,000 held-out edges) and then every entity
-is embedded in sampled chunks. Printed: the full-graph message memory `auto` estimated,
+is embedded (one full-graph pass without gradients when that fits the budget, sampled
+chunks otherwise). Printed: the full-graph message memory `auto` estimated,
 seconds per step, positive edges per second, the time a full pass over all edges would take
 at that rate, the time to embed every entity, and the process's peak resident memory
 (graph included) next to the graph's own size. On CUDA, peak GPU memory too.
@@ -100,7 +101,8 @@ def main() -> None:
     edges_s = history["edges"] / history["train_seconds"]
     print(f"training: {step_s:.3f} s per step of {args.batch_size} edges = {edges_s:,.0f} edges/s; "
           f"a pass over all {m['train_edges']:,} training edges ≈ {m['train_edges'] / edges_s / 60:.0f} min")
-    print(f"embedding all {len(graph):,} entities (sampled chunks of {cfg.inference_batch}): "
+    how = "one full-graph pass" if m["inference"] == "full" else f"sampled chunks of {cfg.inference_batch}"
+    print(f"embedding all {len(graph):,} entities ({how}, no gradients): "
           f"{m['embed_seconds']:.0f} s; whole run {total:.0f} s")
     print(f"validation MRR {m['mrr']:.4f} (after {args.steps} steps), loss {history['loss']:.3f}")
     print(f"peak resident memory {peak_rss_gb():.2f} GiB (graph itself {graph_gb:.2f} GiB)")
