@@ -10,7 +10,11 @@ the same `--train-size` examples with each entity table in turn; only the table 
 * random: one Gaussian vector per entity, scaled to the GNN table's mean norm;
 * TransE: PyG `torch_geometric.nn.kge.TransE` trained on all HPO edges (40 epochs);
 * kgenhance R-GCN + DistMult (id vectors), 30 epochs as `kgenhance train` (the default until stop 13);
-* kgenhance R-GCN + DistMult, text features only (inductive: label + definition under MiniLM).
+* kgenhance R-GCN + DistMult, text features only (inductive: label + definition under MiniLM);
+* kgenhance CompGCN + RotatE (id vectors), the default since stop 13.
+
+Every table is deterministic for a seed (CPU), so tables run in separate invocations with
+the same seeds compare run by run.
 
 Prints macro-F1 and accuracy per table and seed, and each table's paired difference from the
 random and TransE tables (mean and 95% CI over seeds). Results go to --out as JSON, written
@@ -29,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-TABLES = ("random", "transe", "rgcn", "rgcn-text")
+TABLES = ("random", "transe", "rgcn", "rgcn-text", "compgcn")
 
 
 def make_table(kind: str, graph, seed: int, reference_norm: float | None):
@@ -45,6 +49,9 @@ def make_table(kind: str, graph, seed: int, reference_norm: float | None):
         cfg = EncoderConfig(encoder="rgcn", decoder="distmult", epochs=30, seed=seed, text_features="static",
                             id_embeddings=False)
         return train_entity_encoder(graph, cfg, progress=False)
+    if kind == "compgcn":  # the default since stop 13: CompGCN + RotatE, id vectors
+        return train_entity_encoder(graph, EncoderConfig(encoder="compgcn", decoder="rotate", epochs=30, seed=seed),
+                                    progress=False)
     if kind == "transe":
         from bench_encoders import train_kge
         from torch_geometric.nn.kge import TransE
@@ -73,6 +80,8 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seeds", type=int, nargs="+", default=[42, 43, 44])
     ap.add_argument("--tables", nargs="+", default=list(TABLES), choices=TABLES)
+    ap.add_argument("--previous", type=Path, help="a JSON this script wrote before, with the same seeds and "
+                    "settings: its runs join this one's in the summary")
     ap.add_argument("--out", type=Path, default=ROOT / "runs" / "bench_downstream_embeddings.json")
     args = ap.parse_args()
 
@@ -102,13 +111,21 @@ def main() -> None:
             print(f"seed {seed}: {kind:<10} macro-F1 {m['macro_f1']:.4f}  accuracy {m['accuracy']:.4f}", flush=True)
             args.out.write_text(json.dumps(results, indent=1))
 
-    by = {(r["table"], r["seed"]): r for r in results["runs"]}
+    runs = list(results["runs"])
+    tables = list(args.tables)
+    if args.previous is not None:
+        old = json.loads(args.previous.read_text())
+        if (old["train_size"], old["epochs"], old["seeds"]) != (args.train_size, args.epochs, args.seeds):
+            raise SystemExit(f"{args.previous}: other settings or seeds; not comparable")
+        runs += [r for r in old["runs"] if r["table"] not in tables]
+        tables = [t for t in TABLES if t in {r["table"] for r in runs}]
+    by = {(r["table"], r["seed"]): r for r in runs}
     print(f"\n{'table':<10} {'macro-F1 mean':>14} {'vs random (95% CI)':>28} {'vs TransE (95% CI)':>28}")
-    for kind in args.tables:
+    for kind in tables:
         f1 = [by[kind, s]["macro_f1"] for s in args.seeds]
         cells = []
         for ref in ("random", "transe"):
-            if ref in args.tables and ref != kind:
+            if ref in tables and ref != kind:
                 d = mean_ci([by[kind, s]["macro_f1"] - by[ref, s]["macro_f1"] for s in args.seeds])
                 cells.append(f"{d['mean']:+.4f} [{d['ci_low']:+.4f}, {d['ci_high']:+.4f}]")
             else:
