@@ -328,6 +328,7 @@ def encode(
     fanouts: str = typer.Option("10,5", help="Neighbour sampling: incoming edges kept per node, per hop."),
     batch_size: int = typer.Option(8192, help="Positive edges per optimisation step."),
     memory_budget_gb: float = typer.Option(8.0, help="auto sampling: sample when a full-graph pass would need more."),
+    filter_negatives: bool = typer.Option(False, "--filter-negatives", help="Leave random corruptions that are known facts out of the loss."),
 ) -> None:
     """Train GNN entity embeddings on an ontology by link prediction.
 
@@ -344,7 +345,7 @@ def encode(
                         text_features=text_features, id_embeddings=id_embeddings,
                         inductive_fraction=inductive_fraction, backbone=backbone, encoder=encoder,
                         decoder=decoder, composition=composition, sampling=sampling, fanouts=hops,
-                        batch_size=batch_size, memory_budget_gb=memory_budget_gb)
+                        batch_size=batch_size, memory_budget_gb=memory_budget_gb, filter_negatives=filter_negatives)
     emb = train_entity_encoder(graph, cfg, progress=_progress())
     emb.save(out)
     m = emb.metrics

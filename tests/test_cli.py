@@ -92,12 +92,13 @@ def test_encode_with_compgcn_rotate_and_sampling(capsys, tiny_ttl, tmp_path):
     out_dir = tmp_path / "emb"
     code, out, err = run(capsys, "-q", "encode", "-o", str(tiny_ttl), "--out", str(out_dir), "--epochs", "3",
                          "--dim", "8", "--device", "cpu", "--encoder", "compgcn", "--decoder", "rotate",
-                         "--composition", "corr", "--sampling", "neighbour", "--fanouts", "3,2")
+                         "--composition", "corr", "--sampling", "neighbour", "--fanouts", "3,2",
+                         "--filter-negatives")
     assert code == 0, err
     summary = json.loads(out)
     assert (summary["encoder"], summary["decoder"], summary["sampling"]) == ("compgcn", "rotate", "neighbour")
     saved = json.loads((out_dir / "encoder_config.json").read_text())
-    assert saved["fanouts"] == [3, 2] and saved["composition"] == "corr"
+    assert saved["fanouts"] == [3, 2] and saved["composition"] == "corr" and saved["filter_negatives"] is True
     code, _, err = run(capsys, "-q", "encode", "-o", str(tiny_ttl), "--out", str(tmp_path / "x"), "--fanouts", "3,a")
     assert code != 0 and "--fanouts" in err
     code, _, err = run(capsys, "-q", "encode", "-o", str(tiny_ttl), "--out", str(tmp_path / "x"), "--encoder", "gat")

@@ -303,3 +303,37 @@ def test_encoder_example_under_torchrun(tmp_path, tiny_ttl_session):
     assert summary["processes"] == 2 and summary["sampling"] == "neighbour"
     assert len({(out / f"vectors-rank{r}.sha256").read_text() for r in (0, 1)}) == 1
     assert (out / "entity_embeddings.safetensors").is_file()
+
+
+def test_filtered_negatives_leave_known_facts_out_of_the_loss():
+    from kgenhance.encode.train import _TrueFacts
+
+    torch.manual_seed(0)
+    z = torch.randn(6, 8)
+    dec = RotatEDecoder(2, 8)
+    positives = torch.tensor([[0, 1, 2], [3, 0, 4]])
+    facts = np.array([[0, 1, 2], [3, 0, 4], [0, 1, 5], [1, 0, 4]])  # 5 is also a tail of (0, 1); 1 a head of (0, 4)
+    negatives = torch.tensor([5, 1, 3])
+    tails, heads = _TrueFacts(facts, 6, 2).corruption_masks(positives, negatives)
+    assert tails.tolist() == [[True, False, False], [False, False, False]]
+    # (1, 0, 4) is a fact; (3, 0, 4) is the positive itself — neither is a negative
+    assert heads.tolist() == [[False, False, False], [False, True, True]]
+    filtered = dec.ranking_loss(z, positives, negatives, (tails, heads))
+    # the same as scoring each side against only its genuine negatives, by hand
+    import torch.nn.functional as F
+
+    def side_loss(i, side):
+        h, r, t = positives[i]
+        known, true = (h, t) if side == "tail" else (t, h)
+        mask = (tails if side == "tail" else heads)[i]
+        q = dec.query(z[known].unsqueeze(0), r.unsqueeze(0), side)
+        scores = torch.cat([dec.match_pairs(q, z[true].unsqueeze(0)), dec.match(q, z[negatives[~mask]])[0]])
+        return F.cross_entropy(scores.unsqueeze(0), torch.zeros(1, dtype=torch.long))
+
+    want = 0.5 * sum(sum(side_loss(i, s) for i in range(2)) / 2 for s in ("tail", "head"))
+    torch.testing.assert_close(filtered, want)
+    assert not torch.isclose(filtered, dec.ranking_loss(z, positives, negatives))
+    cfg = EncoderConfig(dim=16, epochs=4, eval_every=2, negatives=16, validation_fraction=0.1, seed=0, device="cpu",
+                        filter_negatives=True)
+    emb = train_entity_encoder(cluster_graph(), cfg, progress=False)
+    assert np.isfinite(emb.metrics["history"][-1]["loss"])

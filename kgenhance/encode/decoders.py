@@ -43,20 +43,26 @@ class LinkDecoder(nn.Module):
         """Scores of every entity as the head of (?, r, t) -> (Q, N)."""
         return self.match(self.query(z[tails], relations, "head"), z)
 
-    def ranking_loss(self, z: Tensor, positives: Tensor, negatives: Tensor) -> Tensor:
+    def ranking_loss(self, z: Tensor, positives: Tensor, negatives: Tensor,
+                     true_corruptions: tuple[Tensor, Tensor] | None = None) -> Tensor:
         """Softmax cross-entropy of each true triple against K shared corrupted tails and heads.
 
         positives: (B, 3) triples of rows of z; negatives: (K,) rows of z used in place of the
-        tail and, separately, of the head of every positive.
+        tail and, separately, of the head of every positive. true_corruptions: optional (B, K)
+        masks (tail side, head side), True where the "corruption" is in fact a known fact —
+        those are left out of the softmax (filtered negative sampling).
         """
         h, r, t = positives[:, 0], positives[:, 1], positives[:, 2]
         zn = z[negatives]
         target = torch.zeros(len(positives), dtype=torch.long, device=z.device)
         loss = 0.0
-        for side, known, true in (("tail", h, t), ("head", t, h)):
+        for i, (side, known, true) in enumerate((("tail", h, t), ("head", t, h))):
             q = self.query(z[known], r, side)
             pos = self.match_pairs(q, z[true]).unsqueeze(1)
-            loss = loss + F.cross_entropy(torch.cat([pos, self.match(q, zn)], 1), target)
+            neg = self.match(q, zn)
+            if true_corruptions is not None:
+                neg = neg.masked_fill(true_corruptions[i], float("-inf"))
+            loss = loss + F.cross_entropy(torch.cat([pos, neg], 1), target)
         return 0.5 * loss
 
 

@@ -41,6 +41,7 @@ class EncoderConfig:
     learning_rate: float = 0.01
     negatives: int = 256  # random entities shared by a step's positives as corrupted heads and tails
     l2: float = 1e-6  # penalty on the squared norms of the scored vectors
+    filter_negatives: bool = False  # drop random "corruptions" that are known facts from the loss
     validation_fraction: float = 0.05
     max_validation_edges: int = 2000
     eval_every: int = 5  # epochs between validation MRR checks
@@ -185,6 +186,27 @@ def ranking_metrics(
     }
 
 
+class _TrueFacts:
+    """Membership test for (h, r, t) facts: one sorted int64 key per fact, searched in bulk."""
+
+    def __init__(self, edges: np.ndarray, num_entities: int, num_relations: int):
+        self.n, self.r = num_entities, num_relations
+        e = torch.from_numpy(np.asarray(edges, dtype=np.int64))
+        self.keys = torch.sort((e[:, 0] * num_relations + e[:, 1]) * num_entities + e[:, 2]).values
+
+    def contains(self, keys: Tensor) -> Tensor:
+        pos = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
+        return self.keys[pos] == keys
+
+    def corruption_masks(self, positives: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
+        """(B, K) masks: (h, r, neg) and (neg, r, t) that are known facts (entity ids, CPU)."""
+        h, r, t = positives[:, 0:1], positives[:, 1:2], positives[:, 2:3]
+        neg = negatives.unsqueeze(0)
+        tails = self.contains((h * self.r + r) * self.n + neg)
+        heads = self.contains((neg * self.r + r) * self.n + t)
+        return tails, heads
+
+
 class _LinkPredictor(torch.nn.Module):
     """Encoder + decoder as one module whose forward is a training step's loss (what DDP wraps)."""
 
@@ -194,9 +216,10 @@ class _LinkPredictor(torch.nn.Module):
         self.decoder = decoder
         self.l2 = l2
 
-    def forward(self, graph: MessageGraph, features, positives: torch.Tensor, negatives: torch.Tensor):
+    def forward(self, graph: MessageGraph, features, positives: torch.Tensor, negatives: torch.Tensor,
+                true_corruptions: tuple[torch.Tensor, torch.Tensor] | None = None):
         z = self.encoder(graph, features).float()
-        loss = self.decoder.ranking_loss(z, positives, negatives)
+        loss = self.decoder.ranking_loss(z, positives, negatives, true_corruptions)
         if self.l2:
             loss = loss + self.l2 * (z[positives[:, 0]].pow(2).sum() + z[positives[:, 2]].pow(2).sum()) / len(positives)
         return loss
@@ -326,6 +349,7 @@ def train_entity_encoder(
                       torch.optim.SparseAdam([table.weight], lr=cfg.learning_rate)]
     else:
         optimizers = [torch.optim.Adam(predictor.parameters(), lr=cfg.learning_rate)]
+    true_facts = _TrueFacts(train_np, n, num_rel) if cfg.filter_negatives else None  # only what training may know
     gen = torch.Generator().manual_seed(cfg.seed)  # the same batches on every process
     neg_gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     amp = cfg.mixed_precision and device.type == "cuda"
@@ -357,6 +381,9 @@ def train_entity_encoder(
             if world > 1 and len(batch) >= world:
                 batch = batch[rank::world]
             negatives = torch.randint(0, n, (cfg.negatives,), generator=neg_gen)
+            masks = None
+            if true_facts is not None:
+                masks = tuple(m.to(device) for m in true_facts.corruption_masks(batch, negatives))
             if sampled:
                 assert train_sampler is not None
                 sub = train_sampler.sample(torch.cat([batch[:, 0], batch[:, 2], negatives]))
@@ -366,7 +393,7 @@ def train_entity_encoder(
             else:
                 step_graph, positives = message_on_device, batch
             with autocast():
-                loss = step_model(step_graph, features, positives.to(device), negatives.to(device))
+                loss = step_model(step_graph, features, positives.to(device), negatives.to(device), masks)
             for optimizer in optimizers:
                 optimizer.zero_grad(set_to_none=True)
             loss.backward()
