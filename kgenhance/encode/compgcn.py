@@ -21,8 +21,9 @@ def compose(x: Tensor, rel: Tensor, op: str) -> Tensor:
     if op == "mult":
         return x * rel
     if op == "corr":
-        n = x.size(-1)
-        return torch.fft.irfft(torch.conj(torch.fft.rfft(x, dim=-1)) * torch.fft.rfft(rel, dim=-1), n=n, dim=-1)
+        n = x.size(-1)  # FFTs run in float32 (no bfloat16 FFT on CUDA under autocast)
+        spectrum = torch.conj(torch.fft.rfft(x.float(), dim=-1)) * torch.fft.rfft(rel.float(), dim=-1)
+        return torch.fft.irfft(spectrum, n=n, dim=-1).to(x.dtype)
     raise ValueError(f"unknown composition {op!r} (use one of {COMPOSITIONS})")
 
 
