@@ -306,7 +306,7 @@ def test_encoder_example_under_torchrun(tmp_path, tiny_ttl_session):
 
 
 def test_filtered_negatives_leave_known_facts_out_of_the_loss():
-    from kgenhance.encode.train import _TrueFacts
+    from kgenhance.encode.train import _KnownAnswers
 
     torch.manual_seed(0)
     z = torch.randn(6, 8)
@@ -314,7 +314,7 @@ def test_filtered_negatives_leave_known_facts_out_of_the_loss():
     positives = torch.tensor([[0, 1, 2], [3, 0, 4]])
     facts = np.array([[0, 1, 2], [3, 0, 4], [0, 1, 5], [1, 0, 4]])  # 5 is also a tail of (0, 1); 1 a head of (0, 4)
     negatives = torch.tensor([5, 1, 3])
-    tails, heads = _TrueFacts(facts, 6, 2).corruption_masks(positives, negatives)
+    tails, heads = _KnownAnswers(facts, 2).corruption_masks(positives, negatives, 6)
     assert tails.tolist() == [[True, False, False], [False, False, False]]
     # (1, 0, 4) is a fact; (3, 0, 4) is the positive itself — neither is a negative
     assert heads.tolist() == [[False, False, False], [False, True, True]]

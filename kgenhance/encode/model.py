@@ -9,7 +9,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .conv import BasisRelationalConv, relation_normalisation
-from .decoders import DistMultDecoder  # noqa: F401  (re-exported: kgenhance.encode.model.DistMultDecoder)
 
 
 class MessageGraph:

@@ -134,6 +134,7 @@ class _KnownAnswers:
         tr = edges[:, 2] * num_relations + edges[:, 1]
         order = np.argsort(tr, kind="stable")
         self.tr_keys, self.tr_heads = tr[order], edges[order, 0]
+        self._facts: tuple[torch.Tensor, int] | None = None
 
     @staticmethod
     def _pairs(keys: np.ndarray, values: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +148,21 @@ class _KnownAnswers:
 
     def tails(self, h: np.ndarray, r: np.ndarray):
         return self._pairs(self.hr_keys, self.hr_tails, h * self.R + r)
+
+    def corruption_masks(self, positives: torch.Tensor, negatives: torch.Tensor,
+                         num_entities: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, K) masks: which corrupted (h, r, neg) and (neg, r, t) are in fact known facts."""
+        if self._facts is None:  # one sorted key per fact: (h·R + r)·N + t, searched in bulk
+            keys = torch.from_numpy(self.hr_keys.astype(np.int64)) * num_entities + torch.from_numpy(self.hr_tails)
+            self._facts = (torch.sort(keys).values, num_entities)
+        facts, n = self._facts
+
+        def known(keys: torch.Tensor) -> torch.Tensor:
+            return facts[torch.searchsorted(facts, keys).clamp(max=len(facts) - 1)] == keys
+
+        h, r, t = positives[:, 0:1], positives[:, 1:2], positives[:, 2:3]
+        neg = negatives.unsqueeze(0)
+        return known((h * self.R + r) * n + neg), known((neg * self.R + r) * n + t)
 
     def heads(self, r: np.ndarray, t: np.ndarray):
         return self._pairs(self.tr_keys, self.tr_heads, t * self.R + r)
@@ -184,27 +200,6 @@ def ranking_metrics(
         "hits@10": float((rank <= 10).float().mean()),
         "queries": int(rank.numel()),
     }
-
-
-class _TrueFacts:
-    """Membership test for (h, r, t) facts: one sorted int64 key per fact, searched in bulk."""
-
-    def __init__(self, edges: np.ndarray, num_entities: int, num_relations: int):
-        self.n, self.r = num_entities, num_relations
-        e = torch.from_numpy(np.asarray(edges, dtype=np.int64))
-        self.keys = torch.sort((e[:, 0] * num_relations + e[:, 1]) * num_entities + e[:, 2]).values
-
-    def contains(self, keys: Tensor) -> Tensor:
-        pos = torch.searchsorted(self.keys, keys).clamp(max=len(self.keys) - 1)
-        return self.keys[pos] == keys
-
-    def corruption_masks(self, positives: Tensor, negatives: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, K) masks: (h, r, neg) and (neg, r, t) that are known facts (entity ids, CPU)."""
-        h, r, t = positives[:, 0:1], positives[:, 1:2], positives[:, 2:3]
-        neg = negatives.unsqueeze(0)
-        tails = self.contains((h * self.r + r) * self.n + neg)
-        heads = self.contains((neg * self.r + r) * self.n + t)
-        return tails, heads
 
 
 class _LinkPredictor(torch.nn.Module):
@@ -325,9 +320,8 @@ def train_entity_encoder(
     sampled_inference = choose_sampling(cfg, 2 * len(graph.edges), n, training=False) == "neighbour"
     message = MessageGraph.from_triples(train_t, n, num_rel)
     embed_train = _Embedder(message, sampled_inference, cfg, device)
-    message_on_device = embed_train.graph if not sampled_inference else None
-    if not sampled and message_on_device is None:
-        message_on_device = MessageGraph.from_triples(train_t, n, num_rel).to(device)
+    # full-graph steps pass messages over the validation embedder's graph when it is whole (one norm cache)
+    full_step_graph = None if sampled else embed_train.graph if not sampled_inference else message.to(device)
     train_sampler = NeighbourSampler(message, cfg.fanouts, torch.Generator().manual_seed(cfg.seed + 1000 * rank)) \
         if sampled else None
     encoder = build_encoder(cfg.encoder, n, num_rel, cfg, features.shape[1] if features is not None else 0)
@@ -349,7 +343,7 @@ def train_entity_encoder(
                       torch.optim.SparseAdam([table.weight], lr=cfg.learning_rate)]
     else:
         optimizers = [torch.optim.Adam(predictor.parameters(), lr=cfg.learning_rate)]
-    true_facts = _TrueFacts(train_np, n, num_rel) if cfg.filter_negatives else None  # only what training may know
+    train_facts = _KnownAnswers(train_np, num_rel) if cfg.filter_negatives else None  # only what training may know
     gen = torch.Generator().manual_seed(cfg.seed)  # the same batches on every process
     neg_gen = torch.Generator().manual_seed(cfg.seed + 1000 * rank)
     amp = cfg.mixed_precision and device.type == "cuda"
@@ -382,16 +376,17 @@ def train_entity_encoder(
                 batch = batch[rank::world]
             negatives = torch.randint(0, n, (cfg.negatives,), generator=neg_gen)
             masks = None
-            if true_facts is not None:
-                masks = tuple(m.to(device) for m in true_facts.corruption_masks(batch, negatives))
+            if train_facts is not None:
+                masks = tuple(m.to(device) for m in train_facts.corruption_masks(batch, negatives, n))
             if sampled:
                 assert train_sampler is not None
-                sub = train_sampler.sample(torch.cat([batch[:, 0], batch[:, 2], negatives]))
+                seeds = torch.cat([batch[:, 0], batch[:, 2], negatives])
+                sub = train_sampler.sample(seeds)
                 step_graph = sub.to(device)
-                positives = torch.stack([local_ids(sub, batch[:, 0]), batch[:, 1], local_ids(sub, batch[:, 2])], 1)
-                negatives = local_ids(sub, negatives)
+                heads, tails, negatives = local_ids(sub, seeds).split([len(batch), len(batch), len(negatives)])
+                positives = torch.stack([heads, batch[:, 1], tails], 1)
             else:
-                step_graph, positives = message_on_device, batch
+                step_graph, positives = full_step_graph, batch
             with autocast():
                 loss = step_model(step_graph, features, positives.to(device), negatives.to(device), masks)
             for optimizer in optimizers:
@@ -431,8 +426,9 @@ def train_entity_encoder(
     with autocast():
         if held is not None:
             # entities never seen in training: embedded from their text and their support edges
-            seen = MessageGraph.from_triples(torch.from_numpy(np.concatenate([base_edges, support])).long(), n, num_rel)
-            z = _Embedder(seen, sampled_inference, cfg, device)(encoder, features)
+            with_support = MessageGraph.from_triples(
+                torch.from_numpy(np.concatenate([base_edges, support])).long(), n, num_rel)
+            z = _Embedder(with_support, sampled_inference, cfg, device)(encoder, features)
             inductive = {**ranking_metrics(z, decoder, query, known),
                          "entities": int(held.sum()), "support_edges": int(len(support))}
         embed_start = time.perf_counter()

@@ -120,9 +120,7 @@ class FactCollector:
 
         named, blank, literal = ox.NamedNode, ox.BlankNode, ox.Literal
         plain = _PLAIN_DATATYPES
-        roles = _LITERAL_ROLE
         hashes = self._hashes.append
-        b = self.builder
         for q in quads:
             s, o = q.subject, q.object
             p = q.predicate.value
