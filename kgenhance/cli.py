@@ -167,8 +167,6 @@ VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT vis
 
 def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int],
                    entity_text: int = 0, visibility: bool = False) -> dict:
-    if visibility and not entity_text:
-        raise ConfigError("--entity-text-visibility needs --entity-text N (the names it applies to)")
     options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim,
                      "entity_text": entity_text}
     if visibility:

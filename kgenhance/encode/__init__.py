@@ -5,7 +5,7 @@ from .conv import BasisRelationalConv
 from .decoders import DECODERS, DistMultDecoder, LinkDecoder, RotatEDecoder
 from .embeddings import EntityEmbeddings
 from .model import EntityInput, GraphEncoderConfig, MessageGraph, RelationalGraphEncoder, RGCNConfig
-from .registry import ENCODERS, build_decoder, build_encoder
+from .registry import ENCODERS, build_decoder, build_graph_encoder
 from .sage import RelationalSAGEConv, RelationalSAGEEncoder, SAGEConfig
 from .sampling import NeighbourSampler
 from .train import EncoderConfig, ranking_metrics, train_entity_encoder
@@ -32,7 +32,7 @@ __all__ = [
     "RotatEDecoder",
     "SAGEConfig",
     "build_decoder",
-    "build_encoder",
+    "build_graph_encoder",
     "ranking_metrics",
     "train_entity_encoder",
 ]

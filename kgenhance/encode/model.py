@@ -47,10 +47,6 @@ class MessageGraph:
                    forward_count=len(triples))
 
     @property
-    def num_entities(self) -> int:
-        return self.num_nodes
-
-    @property
     def edge_weight(self) -> Tensor:
         """1 / c_{i,r}: one over the target's number of incoming edges of the same type (R-GCN)."""
         if "relation" not in self._norms:

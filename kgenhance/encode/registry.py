@@ -30,7 +30,7 @@ def encoder_config(name: str, settings: Any, features_dim: int = 0):
     return cls(**values)
 
 
-def build_encoder(name: str, num_entities: int, num_relations: int, settings: Any, features_dim: int = 0) -> nn.Module:
+def build_graph_encoder(name: str, num_entities: int, num_relations: int, settings: Any, features_dim: int = 0) -> nn.Module:
     """An encoder `name` for a graph with these entities and relation types."""
     return ENCODERS[name](num_entities, num_relations, encoder_config(name, settings, features_dim))
 

@@ -18,7 +18,7 @@ from .embeddings import EntityEmbeddings
 from .compgcn import COMPOSITIONS
 from .decoders import DECODERS, LinkDecoder
 from .model import MessageGraph
-from .registry import ENCODERS, build_decoder, build_encoder, encoder_config
+from .registry import ENCODERS, build_decoder, build_graph_encoder, encoder_config
 from .sampling import NeighbourSampler, local_ids
 
 log = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ def train_entity_encoder(
     full_step_graph = None if sampled else embed_train.graph if not sampled_inference else message.to(device)
     train_sampler = NeighbourSampler(message, cfg.fanouts, torch.Generator().manual_seed(cfg.seed + 1000 * rank)) \
         if sampled else None
-    encoder = build_encoder(cfg.encoder, n, num_rel, cfg, features.shape[1] if features is not None else 0)
+    encoder = build_graph_encoder(cfg.encoder, n, num_rel, cfg, features.shape[1] if features is not None else 0)
     decoder = build_decoder(cfg.decoder, num_rel, cfg.dim)
     predictor = _LinkPredictor(encoder, decoder, cfg.l2).to(device)
     step_model: torch.nn.Module = predictor

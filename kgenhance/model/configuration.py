@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from transformers import AutoConfig, PretrainedConfig
 
+from ..errors import ConfigError
+
 # The layout of a saved model directory; bump when a newer kgenhance could not read an
 # older directory the same way (from_pretrained refuses directories of a newer format).
 MODEL_FORMAT = 1
@@ -94,6 +96,8 @@ class KnowledgeAwareConfig(PretrainedConfig):
         self.max_ancestors = int(max_ancestors)
         self.entity_text = int(entity_text)
         self.entity_text_ancestors = int(entity_text_ancestors)
+        if entity_text_visibility and not entity_text:
+            raise ConfigError("entity_text_visibility needs entity_text > 0 (--entity-text N): the names it applies to")
         self.entity_text_visibility = bool(entity_text_visibility)
         if prefix_length < 0:
             raise ValueError(f"prefix_length must be ≥ 0, not {prefix_length}")

@@ -87,38 +87,37 @@ class KnowledgeCollator:
         """The appended knowledge segment for one text's mentions (see the class docstring)."""
         return "; ".join(text for _, text in self.entity_parts(mentions))
 
-    def _visibility(self, enc, parts: list[list[tuple[int, str]]], rows) -> torch.Tensor:
+    def _visibility(self, enc, offsets: list, parts: list[list[tuple[int, str]]], rows) -> torch.Tensor:
         """K-BERT visibility (B, T, T): text ↔ text; an entity's name tokens ↔ each other and its mention."""
         mask = enc["attention_mask"].bool()
-        b, t = mask.shape
-        # which part each word piece of the second segment belongs to (-1: text, -2: separator)
-        owner = torch.full((b, t), -1, dtype=torch.long)
-        for i in range(b):
-            starts, pos = [], 0
+        t = mask.shape[1]
+        is_text = mask.clone()
+        vis = torch.zeros(mask.shape[0], t, t, dtype=torch.bool)
+        for i in range(len(parts)):
+            spans, pos = [], 0  # where each entity's "name (super-classes)" sits in the segment
             for _, text in parts[i]:
-                starts.append((pos, pos + len(text)))
+                spans.append((pos, pos + len(text)))
                 pos += len(text) + 2  # "; "
-            seq = enc.sequence_ids(i)
-            offs = enc["offset_mapping"][i].tolist()
-            for j, sid in enumerate(seq):
+            groups: list[list[int]] = [[] for _ in parts[i]]  # the name tokens of each part
+            for j, sid in enumerate(enc.sequence_ids(i)):
                 if sid == 1:
-                    s0 = offs[j][0]
-                    owner[i, j] = next((k for k, (a, z) in enumerate(starts) if a <= s0 < z), -2)
-        is_text = (owner == -1) & mask
-        vis = is_text.unsqueeze(2) & is_text.unsqueeze(1)
-        for i in range(b):
+                    is_text[i, j] = False
+                    start = offsets[i][j][0]
+                    k = next((k for k, (a, z) in enumerate(spans) if a <= start < z), None)
+                    if k is not None:  # separators belong to no part: they see only themselves
+                        groups[k].append(j)
             part_of = {eid: k for k, (eid, _) in enumerate(parts[i])}
-            anchors: dict[int, list[int]] = {}
+            anchors: list[list[int]] = [[] for _ in parts[i]]
             for mention, (first, last) in rows[i]:
                 k = part_of.get(mention.candidates[0].entity_id) if mention.candidates else None
                 if k is not None:
-                    anchors.setdefault(k, []).extend(range(first, last + 1))
-            for k in range(len(parts[i])):
-                group = (owner[i] == k).nonzero().flatten().tolist() + anchors.get(k, [])
-                if group:
-                    idx = torch.tensor(group)
-                    vis[i, idx.unsqueeze(1), (owner[i] == k).nonzero().flatten().unsqueeze(0)] = True
-                    vis[i, (owner[i] == k).nonzero().flatten().unsqueeze(1), idx.unsqueeze(0)] = True
+                    anchors[k].extend(range(first, last + 1))
+            for names, anchor in zip(groups, anchors):
+                if names:
+                    idx, names_t = torch.tensor(names + anchor), torch.tensor(names)
+                    vis[i, idx.unsqueeze(1), names_t.unsqueeze(0)] = True  # names and anchor see the names
+                    vis[i, names_t.unsqueeze(1), idx.unsqueeze(0)] = True  # names see their anchor
+        vis |= is_text.unsqueeze(2) & is_text.unsqueeze(1)
         vis |= torch.eye(t, dtype=torch.bool).unsqueeze(0)  # every word piece sees itself
         return vis
 
@@ -141,8 +140,8 @@ class KnowledgeCollator:
             return_offsets_mapping=True,
             return_tensors="pt",
         )
-        offset_tensor = enc.pop("offset_mapping")
-        offsets = offset_tensor.tolist()
+        raw_offsets = enc.pop("offset_mapping").tolist()  # the names segment's offsets are kept here
+        offsets = list(raw_offsets)
         if pairs is not None:  # word pieces of the appended segment are not in the text: no offsets
             for i in range(len(offsets)):
                 offsets[i] = [o if sid == 0 else (0, 0) for o, sid in zip(offsets[i], enc.sequence_ids(i))]
@@ -179,6 +178,5 @@ class KnowledgeCollator:
                     priors_t[i, j, k] = cand.score
         tensors.update(entity_spans=spans_t, entity_ids=ids_t, entity_priors=priors_t)
         if self.entity_text_visibility:
-            enc["offset_mapping"] = offset_tensor
-            tensors["visibility_mask"] = self._visibility(enc, parts, rows)
+            tensors["visibility_mask"] = self._visibility(enc, raw_offsets, parts, rows)
         return EncodedBatch(tensors, kept)
