@@ -224,8 +224,6 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
 
     def save_pretrained(self, save_directory, *args, **kwargs) -> None:  # type: ignore[override]
         """Save weights and config, plus the tokenizer, the graph and the linker settings."""
-        from .._io import write_json_atomic
-
         from transformers.utils import logging as hf_logging
 
         bars = hf_logging.is_progress_bar_enabled()
