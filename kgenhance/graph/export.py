@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from .._io import atomic_path
 from ..errors import KGEnhanceError
 from . import vocab as V
 from .model import KnowledgeGraph
+
+if TYPE_CHECKING:
+    import torch_geometric
 
 EXPORT_FORMATS = ("networkx-graphml", "pyg", "nt")
 

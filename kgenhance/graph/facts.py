@@ -12,9 +12,12 @@ from __future__ import annotations
 import re
 from array import array
 from collections import defaultdict
-from typing import Iterable, Iterator
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import pyoxigraph
 
 from . import vocab as V
 from .builder import GraphBuilder

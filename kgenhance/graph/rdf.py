@@ -14,7 +14,6 @@ import pyoxigraph as ox
 from defusedxml import DefusedXmlException
 
 from ..errors import OntologyError
-from . import vocab as V
 from .facts import FactCollector
 
 RDF_SUFFIXES = {

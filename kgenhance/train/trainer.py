@@ -215,7 +215,6 @@ def train_classifier(
     model.config.max_seq_length = cfg.max_length
     model.config.max_seq_length = _max_length(model)  # never more positions than the encoder has
     model.attach(linker=linker)
-    tokenizer = model.tokenizer
     collator = KnowledgeCollator.for_model(model, linker, model.config.max_seq_length)
     trainable = _apply_lora(model, cfg) if cfg.lora else model
     trainable.to(device)
