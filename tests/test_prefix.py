@@ -10,7 +10,7 @@ from transformers import AutoModel
 from kgenhance.encode import EncoderConfig
 from kgenhance.errors import ConfigError
 from kgenhance.model import KnowledgeAwareClassifier, KnowledgeCollator
-from kgenhance.model.prefix import PrefixEncoder, text_positions
+from kgenhance.model.prefix import PrefixEncoder, cache_argument, text_positions
 from kgenhance.train import TrainingConfig, load_examples, train_classifier
 
 
@@ -25,12 +25,13 @@ def test_a_masked_out_prefix_changes_nothing(tmp_path, model_type):
     ids[1, 5:] = cfg.pad_token_id
     mask = ids.ne(cfg.pad_token_id).long()
     prefix = PrefixEncoder(3, cfg.num_hidden_layers, cfg.hidden_size, cfg.num_attention_heads, 16)
+    arg = cache_argument(enc)
     with torch.no_grad():
         alone = enc(input_ids=ids, attention_mask=mask).last_hidden_state
         hidden = enc(input_ids=ids, attention_mask=torch.cat([torch.zeros(2, 3, dtype=torch.long), mask], 1),
-                     position_ids=text_positions(ids, cfg), cache=prefix.cache(2, cfg)).last_hidden_state
+                     position_ids=text_positions(ids, cfg), **{arg: prefix.cache(2, cfg)}).last_hidden_state
         seen = enc(input_ids=ids, attention_mask=torch.cat([torch.ones(2, 3, dtype=torch.long), mask], 1),
-                   position_ids=text_positions(ids, cfg), cache=prefix.cache(2, cfg)).last_hidden_state
+                   position_ids=text_positions(ids, cfg), **{arg: prefix.cache(2, cfg)}).last_hidden_state
     torch.testing.assert_close(hidden[mask.bool()], alone[mask.bool()], atol=1e-5, rtol=1e-4)
     assert float((seen - alone).abs().max()) > 1e-4  # a visible prefix does change the states
 

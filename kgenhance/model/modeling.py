@@ -27,7 +27,7 @@ from .configuration import KnowledgeAwareConfig
 from .hierarchy import HierarchyEmbedding, ancestor_table
 from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
 from .mention_fusion import MentionFusion
-from .prefix import PREFIX_BACKBONES, PrefixEncoder, text_positions
+from .prefix import PREFIX_BACKBONES, PrefixEncoder, cache_argument, text_positions
 
 # backbones whose attention takes a (B, 1, T, T) additive mask as given (K-BERT visibility)
 VISIBILITY_BACKBONES = frozenset({"bert", "roberta", "distilbert"})
@@ -342,16 +342,23 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         )
 
     def _add_prefix(self, encoder_inputs: dict, input_ids: Tensor) -> None:
-        """Prefix keys/values as the encoder's cache; the mask and positions made to match."""
+        """Prefix keys/values as the encoder's cache; the mask and positions made to match.
+
+        The mask is passed as a (B, 1, T, P + T) additive mask, which every transformers 5
+        release uses as is (some build a 2D mask for the text's length alone, ignoring the cache).
+        """
         assert self.prefix is not None
-        b, p = input_ids.shape[0], self.prefix.length
+        b, t, p = input_ids.shape[0], input_ids.shape[1], self.prefix.length
         mask = encoder_inputs["attention_mask"]
-        if mask.dim() == 2:  # every word piece sees the prefix
-            encoder_inputs["attention_mask"] = torch.cat([mask.new_ones(b, p), mask], dim=1)
+        if mask.dim() == 2:  # every word piece sees the prefix and the text's real tokens
+            dtype = self.encoder.dtype if self.encoder.dtype.is_floating_point else torch.float32
+            keep = torch.cat([mask.new_ones(b, p), mask], dim=1).bool()
+            additive = torch.zeros(b, 1, t, p + t, dtype=dtype, device=mask.device)
+            encoder_inputs["attention_mask"] = additive.masked_fill(~keep[:, None, None, :], torch.finfo(dtype).min)
         else:  # (B, 1, T, T) additive visibility mask
             encoder_inputs["attention_mask"] = torch.cat([mask.new_zeros(*mask.shape[:-1], p), mask], dim=-1)
         encoder_inputs["position_ids"] = text_positions(input_ids, self.encoder.config)  # not shifted by p
-        encoder_inputs["cache"] = self.prefix.cache(b, self.encoder.config)
+        encoder_inputs[cache_argument(self.encoder)] = self.prefix.cache(b, self.encoder.config)
 
     # ------------------------------------------------------------------ inference
     def predict(

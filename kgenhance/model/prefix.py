@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 from torch import Tensor, nn
 
@@ -43,6 +45,12 @@ class PrefixEncoder(nn.Module):
         for layer in range(self.num_layers):
             cache.update(keys[layer], values[layer], layer)
         return cache
+
+
+def cache_argument(encoder: nn.Module) -> str:
+    """The name of the encoder's key/value cache argument (`cache`, or `past_key_values` in older transformers 5 releases)."""
+    params = inspect.signature(encoder.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def text_positions(input_ids: Tensor, config) -> Tensor:
