@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -59,6 +60,7 @@ class TrainingConfig:
     lora_adapter: bool = False  # with lora: save only the adapter (reload with load_adapter), not merged weights
     prefix_length: int = 0  # prefix tuning: trainable key/value prefixes per layer, encoder frozen (both models)
     device: str = "auto"
+    mixed_precision: bool = True  # bfloat16 autocast when training on a CUDA GPU (ignored on the CPU)
     select_metric: str = "macro_f1"  # the validation score that picks the best epoch
     log_every: int = 10  # optimizer steps between the training-loss records of metrics.jsonl
     resume: bool = False  # continue from the checkpoint of an interrupted run with the same settings
@@ -129,13 +131,21 @@ def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
     ]
 
 
+def _autocast(device: torch.device, enabled: bool):
+    """bfloat16 autocast on a CUDA device when enabled; nothing otherwise."""
+    if enabled and device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
-def _evaluate(model, collator, texts, labels, mentions, id2label, batch_size, device) -> dict:
+def _evaluate(model, collator, texts, labels, mentions, id2label, batch_size, device, amp=False) -> dict:
     model.eval()
     predicted = []
     for i in range(0, len(texts), batch_size):
         batch = collator(texts[i : i + batch_size], mentions[i : i + batch_size] if mentions else None)
-        logits = model(**{k: v.to(device) for k, v in batch.tensors.items()}).logits
+        with _autocast(device, amp):
+            logits = model(**{k: v.to(device) for k, v in batch.tensors.items()}).logits
         predicted.extend(id2label[int(j)] for j in logits.argmax(-1).tolist())
     return classification_metrics(labels, predicted)
 
@@ -265,7 +275,8 @@ def train_classifier(
                 [train_mentions[j] for j in idx] if use_knowledge else None,
                 [train_ids[j] for j in idx],
             )
-            out = trainable(**{k: v.to(device) for k, v in batch.tensors.items()})
+            with _autocast(device, cfg.mixed_precision):
+                out = trainable(**{k: v.to(device) for k, v in batch.tensors.items()})
             out.loss.backward()
             if cfg.max_grad_norm:
                 torch.nn.utils.clip_grad_norm_([p for p in trainable.parameters() if p.requires_grad],
@@ -290,7 +301,7 @@ def train_classifier(
                 bar.update(1)
                 bar.set_postfix(epoch=epoch, loss=f"{loss_sum / seen:.4f}")
         scores = _evaluate(trainable, collator, val_ex.texts, val_ex.labels, val_mentions if use_knowledge else None,
-                           id2label, cfg.eval_batch_size, device)
+                           id2label, cfg.eval_batch_size, device, cfg.mixed_precision)
         record = {
             "epoch": epoch,
             "train_loss": round(loss_sum / max(seen, 1), 5),

@@ -1,0 +1,84 @@
+"""The knowledge-aware classifier on a CUDA GPU: every fusion variant agrees with the CPU,
+bf16 training through our trainer and through `transformers.Trainer`. Skipped without a GPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from kgenhance.encode import EncoderConfig, EntityEmbeddings
+from kgenhance.link import EntityLinker
+from kgenhance.model import KnowledgeAwareClassifier, KnowledgeCollator
+from kgenhance.train import TrainingConfig, load_examples, train_classifier
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+VARIANTS = {
+    "kar": {"fusion": "kar"},
+    "kar + gate + hierarchy": {"fusion": "kar", "knowledge_gate": True, "hierarchy_dim": 8},
+    "ernie": {"fusion": "ernie"},
+    "kar + entity names + visibility": {"fusion": "kar", "entity_text": True, "entity_text_visibility": True},
+    "kar + prefix": {"fusion": "kar", "prefix_length": 3},
+}
+
+
+def _model(tiny_graph, tiny_backbone, **options) -> KnowledgeAwareClassifier:
+    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8, generator=torch.Generator().manual_seed(0)),
+                           tiny_graph.content_hash)
+    torch.manual_seed(0)
+    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["cardio", "neuro"], emb, graph=tiny_graph,
+                                                   knowledge_dim=16, **options)
+    return model.attach(linker=EntityLinker(tiny_graph))
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_gpu_forward_matches_cpu(tiny_graph, tiny_backbone, variant):
+    model = _model(tiny_graph, tiny_backbone, **VARIANTS[variant]).eval()
+    texts = ["the patient had atrial fibrillation and seizures", "recurrent seizures in the child"]
+    batch = KnowledgeCollator.for_model(model, model.linker)(texts, labels=[0, 1]).tensors
+    assert int((batch["entity_spans"][..., 0] >= 0).sum()) >= 2
+    with torch.no_grad():
+        cpu = model(**batch).logits
+        gpu = model.to("cuda")(**{k: v.cuda() for k, v in batch.items()}).logits
+    assert gpu.device.type == "cuda"
+    torch.testing.assert_close(gpu.cpu(), cpu, atol=1e-4, rtol=1e-3)
+
+
+def test_trainer_trains_in_bf16_on_the_gpu(tiny_backbone, tiny_data, tiny_graph, tmp_path):
+    train, val = tiny_data
+    res = train_classifier(
+        train, val, tmp_path / "gpu", graph=tiny_graph, backbone=str(tiny_backbone),
+        config=TrainingConfig(epochs=4, batch_size=8, device="cuda", seed=0, head_learning_rate=5e-3),
+        encoder_config=EncoderConfig(dim=16, epochs=2, eval_every=1, negatives=8, device="cuda"),
+        progress=False,
+    )
+    assert res.metrics["device"].startswith("cuda") and res.metrics["settings"]["mixed_precision"]
+    history = res.metrics["history"]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "gpu")  # saved from the GPU, reloaded on the CPU
+    texts = load_examples(val).texts[:4]
+    for a, b in zip(res.model.predict(texts), back.predict(texts)):
+        assert a.label == b.label
+
+
+def test_hf_trainer_bf16_on_the_gpu(tiny_graph, tiny_backbone, tiny_data, tmp_path):
+    from transformers import TrainingArguments
+
+    from kgenhance.train.hf import knowledge_trainer
+
+    model = _model(tiny_graph, tiny_backbone, knowledge_gate=True)
+    before = model.knowledge.up.weight.detach().clone()
+    args = TrainingArguments(output_dir=str(tmp_path / "t"), max_steps=4, per_device_train_batch_size=8,
+                             learning_rate=1e-3, report_to=[], save_strategy="no", bf16=True, disable_tqdm=True)
+    train, val = tiny_data
+
+    def rows(path):
+        ex = load_examples(path)
+        return [{"text": t, "label": y} for t, y in zip(ex.texts, ex.labels)]
+
+    trainer = knowledge_trainer(model, args, rows(train), rows(val))
+    out = trainer.train()
+    assert next(model.parameters()).device.type == "cuda"
+    assert trainer.state.global_step == 4 and out.training_loss > 0
+    assert not torch.equal(model.knowledge.up.weight.detach().cpu(), before.cpu())
+    assert trainer.evaluate()["eval_macro_f1"] >= 0
