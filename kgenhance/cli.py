@@ -249,6 +249,17 @@ def link(
     n_process: int = typer.Option(1, "--n-process", help="Worker processes for large inputs."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Parse the ontology even if a cached graph exists."),
     generic_zipf: Optional[float] = GenericOpt,
+    detector: Optional[Path] = typer.Option(
+        None, "--detector", help="A trained mention detector (kgenhance train-detector): its spans become the mentions."
+    ),
+    keep_unlinked: bool = typer.Option(
+        False, "--keep-unlinked", help="With --detector: also print detected spans no entity fits (NIL)."
+    ),
+    detector_mode: str = typer.Option(
+        "fill", "--detector-mode",
+        help="With --detector: spans (detected only), union (+ dictionary outside them), fill (dictionary + "
+             "detected spans outside it) or confirm (dictionary mentions a detected span overlaps + other detected spans).",
+    ),
 ) -> None:
     """Find ontology entities in texts.
 
@@ -268,6 +279,9 @@ def link(
         context=context,
         min_score=min_score,
         generic_zipf=generic_zipf,
+        detector=str(detector) if detector is not None else None,
+        keep_unlinked=keep_unlinked,
+        detector_mode=detector_mode,
     )
     if output is not None:
         def work(chunk):
@@ -297,9 +311,53 @@ def link(
     for r in results:
         typer.echo(r["text"])
         for m in r["mentions"]:
-            typer.echo(f"  [{m['start']}:{m['end']}] {m['surface']!r} → {m['label']} <{m['entity']}> score {m['score']}")
+            target = f"{m['label']} <{m['entity']}>" if m["entity"] else "(no entity: NIL)"
+            typer.echo(f"  [{m['start']}:{m['end']}] {m['surface']!r} → {target} score {m['score']}")
         if not r["mentions"]:
             typer.echo("  (no entities)")
+
+
+@app.command("train-detector")
+def train_detector(
+    data: Path = typer.Option(..., "--data", help="JSON Lines: {'text': …, 'mentions': [{'start', 'end', 'type'?}, …]} per line."),
+    out: Path = typer.Option(..., "--out", help="Directory to write the detector to (atomically)."),
+    types: Optional[List[str]] = typer.Option(None, "--type", help="Mention types to learn (default: every type in the data)."),
+    backbone: Optional[str] = typer.Option(None, help="Local encoder directory (default: bundled all-MiniLM-L6-v2)."),
+    epochs: int = typer.Option(10, help="Training epochs."),
+    learning_rate: float = typer.Option(1e-4, help="Encoder learning rate (the tag head's is 1e-3)."),
+    max_length: int = typer.Option(256, help="Word pieces per window."),
+    seed: int = typer.Option(42),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+) -> None:
+    """Train a mention detector on annotated texts, for `kgenhance link --detector`.
+
+    Example: kgenhance train-detector --data annotated.jsonl --out runs/detector
+    """
+    from .link.detector import AnnotatedText, DetectorConfig, train_mention_detector
+
+    examples = []
+    try:
+        lines = data.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"{data}: cannot read ({exc})") from exc
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            spans = [(int(m["start"]), int(m["end"]), str(m.get("type") or "mention")) for m in row.get("mentions", [])]
+            examples.append(AnnotatedText(str(row["text"]), spans))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DataError(f"{data}, line {n}: expected {{'text': …, 'mentions': [{{'start', 'end'}}, …]}} ({exc})") from exc
+    if types:
+        examples = [AnnotatedText(ex.text, [s for s in ex.spans if s[2] in types]) for ex in examples]
+    found = tuple(sorted({t for ex in examples for _, _, t in ex.spans})) or ("mention",)
+    cfg = DetectorConfig(backbone=backbone, types=tuple(types) if types else found, epochs=epochs,
+                         learning_rate=learning_rate, head_learning_rate=max(learning_rate, 1e-3),
+                         max_length=max_length, stride=min(64, max_length // 4), seed=seed, device=device)
+    detector = train_mention_detector(examples, cfg)
+    detector.save(out)
+    typer.echo(f"mention detector ({', '.join(cfg.types)}; {len(examples)} texts) -> {out}")
 
 
 # ---------------------------------------------------------------------- encode

@@ -169,8 +169,8 @@ def mentions_html(texts: Sequence[str], mentions: Sequence[Sequence["Mention"]],
     for i, (text, ms) in enumerate(zip(texts, mentions), 1):
         spans = [
             {
-                "start": m.start, "end": m.end, "surface": m.surface, "entity": m.entity, "label": m.label,
-                "score": m.score, "weight": m.score, "path": _path(graph, m.entity),
+                "start": m.start, "end": m.end, "surface": m.surface, "entity": m.entity,
+                "label": m.label or "no entity (NIL)", "score": m.score, "weight": m.score, "path": _path(graph, m.entity),
                 "definition": _definition(graph, m.entity), "scores": f"link score {m.score:.3f} ({m.match})",
             }
             for m in ms

@@ -7,7 +7,8 @@ import multiprocessing
 import os
 from bisect import bisect_left, bisect_right
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable
 
 import numpy as np
 
@@ -17,8 +18,12 @@ from .abbreviations import find_abbreviations, short_form_occurrences
 from .lexicon import Lexicon, LexiconEntry
 from .normalize import STOP_WORDS, TokenizedText, common_word_zipf, ensure_text, head_block, tokenize
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .detector import DetectedSpan
+
 # How a mention was found; earlier kinds win ties between spans that are equally long.
-MATCH_KINDS = ("abbreviation", "exact", "lemma", "fuzzy")
+MATCH_KINDS = ("abbreviation", "exact", "lemma", "fuzzy", "nil")
+DETECTOR_MODES = ("spans", "union", "fill", "confirm")
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class Mention:
     label: str
     score: float
     candidates: list[Candidate] = field(default_factory=list)
-    match: str = "exact"  # one of MATCH_KINDS
+    match: str = "exact"  # one of MATCH_KINDS; "nil": a detected span no entity fits (entity "")
 
     @property
     def entity_id(self) -> int:
@@ -95,6 +100,16 @@ class LinkerConfig:
     # Leave unlinked a one-word name that is a common English word of at least this Zipf
     # frequency ("well" 6.0, "group" 5.6, "share" 5.2; "heart" 5.3, "cancer" 4.9): None = off.
     generic_zipf: float | None = None
+    # A trained `MentionDetector` directory: its spans become the mentions, each linked
+    # through the lexicon (exact, lemma, then fuzzy at detector_fuzzy_threshold).
+    detector: str | None = None
+    detector_fuzzy_threshold: float = 0.9  # 0.8 linked more spans wrongly than rightly (BC5CDR train)
+    # how detected spans and dictionary mentions combine: "spans" (detected spans only),
+    # "union" (+ dictionary mentions outside them), "fill" (dictionary mentions, + detected
+    # spans outside them), "confirm" (dictionary mentions a detected span overlaps, + the rest
+    # of the detected spans)
+    detector_mode: str = "fill"
+    keep_unlinked: bool = False  # return detected spans no entity fits, as "nil" mentions (entity "")
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -117,7 +132,8 @@ class LinkerConfig:
             raise ConfigError("max_candidates must be at least 1")
         if self.min_score < 0:
             raise ConfigError(f"min_score must not be negative, not {self.min_score}")
-        for name in ("lemma_quality", "abbreviation_quality", "fuzzy_threshold", "context_weight"):
+        for name in ("lemma_quality", "abbreviation_quality", "fuzzy_threshold", "context_weight",
+                     "detector_fuzzy_threshold"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1, not {value}")
@@ -125,6 +141,8 @@ class LinkerConfig:
             raise ConfigError("fuzzy_max_tokens must be at least 1")
         if self.generic_zipf is not None and not 4.0 <= self.generic_zipf <= 8.0:
             raise ConfigError(f"generic_zipf must be between 4.0 and 8.0 (or None), not {self.generic_zipf}")
+        if self.detector_mode not in DETECTOR_MODES:
+            raise ConfigError(f"detector_mode must be one of {', '.join(DETECTOR_MODES)}, not {self.detector_mode!r}")
         if self.context_mode not in ("static", "contextual"):
             raise ConfigError(f"context_mode must be 'static' or 'contextual', not {self.context_mode!r}")
 
@@ -181,6 +199,12 @@ class EntityLinker:
         )
         self._fuzzy = None
         self._context = None
+        self._detector = None
+        if cfg.detector is not None:
+            from .detector import CONFIG_FILE
+
+            if not (Path(cfg.detector) / CONFIG_FILE).is_file():
+                raise ConfigError(f"detector {cfg.detector}: not a trained mention detector (no {CONFIG_FILE})")
 
     @classmethod
     def from_graph(cls, graph: KnowledgeGraph, **settings) -> "EntityLinker":
@@ -197,6 +221,15 @@ class EntityLinker:
         return self._fuzzy
 
     @property
+    def detector(self):
+        """The learned mention detector of `LinkerConfig.detector` (loaded on first use), or None."""
+        if self._detector is None and self.config.detector is not None:
+            from .detector import MentionDetector
+
+            self._detector = MentionDetector.load(self.config.detector)
+        return self._detector
+
+    @property
     def context_encoder(self):
         """The sentence/entity encoder used by `context` re-ranking (loaded on first use)."""
         if self._context is None:
@@ -209,6 +242,10 @@ class EntityLinker:
     def link(self, text: str | bytes) -> list[Mention]:
         """The mentions of entities in `text`, in text order."""
         text = ensure_text(text)
+        detected = self.detector.detect([text])[0] if self.config.detector is not None else None
+        return self._link(text, detected)
+
+    def _link(self, text: str, detected: "list[DetectedSpan] | None") -> list[Mention]:
         tt = tokenize(text)
         if not tt.tokens:
             return []
@@ -220,12 +257,81 @@ class EntityLinker:
         chosen = self._resolve_overlaps(matches)
         if cfg.generic_zipf is not None:
             chosen = [m for m in chosen if not self._is_generic(tt, m)]
-        if cfg.fuzzy:
+        nil: list[Mention] = []
+        if detected is not None:
+            chosen, nil = self._detected_matches(text, tt, detected, chosen)
+        elif cfg.fuzzy:
             chosen = sorted(chosen + self._fuzzy_matches(tt, chosen), key=lambda m: m.order)
         mentions = [self._mention(text, m) for m in chosen]
         if cfg.context and mentions:
             self._rerank_by_context(text, mentions)
-        return [m for m in mentions if m.score >= cfg.min_score]
+        mentions = [m for m in mentions if m.score >= cfg.min_score]
+        if nil and cfg.keep_unlinked:
+            mentions = sorted(mentions + nil, key=lambda m: (m.start, -m.end))
+        return mentions
+
+    def _detected_matches(self, text: str, tt: TokenizedText, detected: "list[DetectedSpan]",
+                          dictionary: list[_Match]) -> tuple[list[_Match], list[Mention]]:
+        """Detected spans linked through the lexicon, combined with the dictionary's mentions
+        as `detector_mode` says; returns the linked matches and the nil mentions.
+
+        A dictionary match on exactly a detected span is taken as it is (abbreviations
+        included); otherwise the span's own name is looked up: exact, lemma, then the best
+        fuzzy name at `detector_fuzzy_threshold` or above; failing all, the span is nil.
+        """
+        mode = self.config.detector_mode
+
+        def overlaps(a, spans) -> bool:
+            return any(a.start < e and s < a.end for s, e in spans)
+
+        spans = []
+        for d in detected:
+            first = bisect_left(tt.ends, d.start + 1)
+            last = bisect_right(tt.starts, d.end - 1) - 1
+            if first <= last < len(tt.tokens):
+                spans.append((first, last, d.score))
+        detected_spans = [(tt.starts[f], tt.ends[la]) for f, la, _ in spans]
+        if mode == "fill":
+            kept = dictionary
+        elif mode == "confirm":
+            kept = [m for m in dictionary if overlaps(m, detected_spans)]
+        else:
+            kept = []
+        taken = [(m.start, m.end) for m in kept]
+        by_span = {(m.start, m.end): m for m in dictionary}
+        out: list[_Match] = list(kept)
+        nil: list[Mention] = []
+        for first, last, score in spans:
+            start, end = tt.starts[first], tt.ends[last]
+            if kept and any(start < e and s < end for s, e in taken):
+                continue
+            m = by_span.get((start, end)) or self._span_match(tt, first, last)
+            if m is not None:
+                out.append(m)
+            else:
+                nil.append(Mention(start, end, text[start:end], "", "", score, [], "nil"))
+        if mode == "union":
+            claimed = detected_spans
+            out += [m for m in dictionary if not any(m.start < e and s < m.end for s, e in claimed)]
+        return sorted(out, key=lambda m: m.order), nil
+
+    def _span_match(self, tt: TokenizedText, first: int, last: int) -> _Match | None:
+        """The lexicon's entities for exactly tokens first..last: exact, lemma, then fuzzy."""
+        lex = self.lexicon
+        start, end = tt.starts[first], tt.ends[last]
+        entries = lex.entries.get(tt.span_key(first, last))
+        if entries:
+            return _Match(first, last, start, end, "exact", 1.0, entries)
+        if self.config.lemmatize:
+            entries = lex.lemma_entries.get(tt.span_key(first, last, lemmatized=True))
+            if entries:
+                return _Match(first, last, start, end, "lemma", self.config.lemma_quality, entries)
+        toks = tt.tokens[first : last + 1]
+        head = head_block(toks[-1])
+        hits = self.fuzzy_index.search(" ".join(toks), head, k=1) if self.fuzzy_index.has_head(head) else []
+        if hits and hits[0].score >= self.config.detector_fuzzy_threshold:
+            return _Match(first, last, start, end, "fuzzy", hits[0].score, lex.entries[hits[0].key])
+        return None
 
     def _dictionary_matches(self, text: str, tt: TokenizedText) -> list[_Match]:
         lex = self.lexicon
@@ -452,6 +558,9 @@ class EntityLinker:
         texts = list(texts)
         if n_process < 1:
             raise ConfigError("n_process must be at least 1")
+        if self.config.detector is not None:  # the detector reads the texts in batches, in this process
+            texts = [ensure_text(t) for t in texts]
+            return [self._link(t, d) for t, d in zip(texts, self.detector.detect(texts))]
         n_process = min(n_process, os.cpu_count() or 1, max(1, math.ceil(len(texts) / chunksize)))
         if n_process == 1 or "fork" not in multiprocessing.get_all_start_methods():
             return [self.link(t) for t in texts]

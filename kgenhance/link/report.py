@@ -83,7 +83,8 @@ def build_report(linker: "EntityLinker", texts: list[str], top: int = 20) -> Lin
     ambiguous = 0
     for text, mentions in zip(texts, all_mentions):
         for m in mentions:
-            entity_counts[(m.entity, m.label)] += 1
+            if m.entity:  # a detected span no entity fits ("nil") names none
+                entity_counts[(m.entity, m.label)] += 1
             kinds[m.match] += 1
             ambiguous += len(m.candidates) > 1
         phrases.update(unlinked_phrases(text, mentions))
