@@ -10,15 +10,24 @@ the gold MeSH ids as a ``MESH:`` xref. Gold mentions whose MeSH ids no DOID term
 * ``linkable``: gold restricted to linkable mentions; predictions on unlinkable gold
   spans are neither right nor wrong.
 
+With a mention detector (``--detector DIR``) the linker also returns detected spans that
+no DOID term fits, as NIL predictions: they count for the span scores, make no entity
+claim in the two strict conventions, and are right in a third, NIL-aware one (``nil``,
+as in TAC-KBP entity linking: a NIL prediction on an unlinkable gold mention is correct;
+precision over every prediction, recall over every gold mention).
+
 Accuracy@1/@5 is normalisation given the gold spans (linkable mentions only).
 Systems, all measured in the same run: ``naive`` (pure-Python case-folded longest
 match), ``rapidfuzz`` (fuzz.ratio ≥ 90 over every 1–4-word span), ``exact`` (kgenhance
 automaton without lemmas or abbreviations), ``kgenhance`` (defaults), ``+fuzzy``,
-``+context``; ``--aliases-from`` adds the disease names annotated in another PubTator
+``+context``, and with ``--detector`` ``detector-spans``, ``-union``, ``-fill`` and
+``-confirm`` (the detector's spans linked through the lexicon, combined with the
+dictionary's mentions as `LinkerConfig.detector_mode` says); ``--aliases-from`` adds the disease names annotated in another PubTator
 file (e.g. the training set when scoring the development set) as synonyms.
 
     python entity_linking/score_bc5cdr.py --split dev
     python entity_linking/score_bc5cdr.py --split train --docs 250: --aliases-from train --alias-docs :250
+    python entity_linking/score_bc5cdr.py --split dev --detector runs/detector-bc5cdr --systems kgenhance,detector-fill
 """
 
 from __future__ import annotations
@@ -160,7 +169,8 @@ class RapidFuzzMatcher:
 
 # ---------------------------------------------------------------- scoring
 def score(docs: list[Document], predictions: list[list[tuple[int, int, int]]], mesh: MeshIndex) -> dict:
-    tp_span = tp_all = tp_link = fp_link = n_pred = 0
+    """Span, strict (all / linkable) and NIL-aware scores; an entity id of -1 is a NIL prediction."""
+    tp_span = tp_all = tp_link = fp_link = tp_nil = n_pred = n_linked = 0
     gold_all = gold_link = 0
     for doc, preds in zip(docs, predictions):
         gold = {(m.start, m.end): m for m in doc.mentions if m.type == "Disease"}
@@ -168,14 +178,18 @@ def score(docs: list[Document], predictions: list[list[tuple[int, int, int]]], m
         gold_link += sum(1 for m in gold.values() if mesh.linkable(m.ids))
         for s, e, eid in preds:
             n_pred += 1
+            nil = eid < 0
+            n_linked += not nil
             g = gold.get((s, e))
             if g is None:
-                fp_link += 1
+                fp_link += not nil
                 continue
             tp_span += 1
-            ok = mesh.correct(eid, g.ids)
+            linkable = mesh.linkable(g.ids)
+            ok = not nil and mesh.correct(eid, g.ids)
             tp_all += ok
-            if mesh.linkable(g.ids):
+            tp_nil += ok or (nil and not linkable)
+            if linkable and not nil:
                 tp_link += ok
                 fp_link += not ok
 
@@ -186,9 +200,11 @@ def score(docs: list[Document], predictions: list[list[tuple[int, int, int]]], m
 
     return {
         "predictions": n_pred,
+        "nil_predictions": n_pred - n_linked,
         "span": prf(tp_span, n_pred, gold_all),
-        "strict_all": prf(tp_all, n_pred, gold_all),
+        "strict_all": prf(tp_all, n_linked, gold_all),
         "strict_linkable": prf(tp_link, tp_link + fp_link, gold_link),
+        "strict_nil": prf(tp_nil, n_pred, gold_all),
     }
 
 
@@ -208,7 +224,7 @@ def accuracy_at_k(linker: EntityLinker, docs: list[Document], mesh: MeshIndex, u
 
 
 def linker_predictions(linker: EntityLinker, docs: list[Document]) -> list[list[tuple[int, int, int]]]:
-    return [[(m.start, m.end, m.entity_id) for m in linker.link(d.text)] for d in docs]
+    return [[(m.start, m.end, m.entity_id) for m in ms] for ms in linker.link_batch([d.text for d in docs])]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated: naive, rapidfuzz, exact, kgenhance, fuzzy, context, contextual",
     )
     ap.add_argument("--fuzzy-threshold", type=float, default=None)
+    ap.add_argument("--detector", help="a trained mention detector (entity_linking/train_detector.py)")
+    ap.add_argument("--detector-fuzzy-threshold", type=float, default=None)
     ap.add_argument(
         "--with-hpo",
         action="store_true",
@@ -276,8 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         "context": dict(fuzzy=True, context=True, **common),
         "contextual": dict(fuzzy=True, context=True, context_mode="contextual", **common),
     }
-    print(f"{'system':<12}{'span P/R/F1':>24}{'strict(all) P/R/F1':>26}{'strict(linkable) P/R/F1':>28}"
-          f"{'acc@1':>8}{'acc@5':>8}{'sec':>8}")
+    if args.detector:
+        det = dict(detector=args.detector, keep_unlinked=True, **common)
+        if args.detector_fuzzy_threshold is not None:
+            det["detector_fuzzy_threshold"] = args.detector_fuzzy_threshold
+        for mode in ("spans", "union", "fill", "confirm"):
+            configs[f"detector-{mode}"] = dict(det, detector_mode=mode)
+    print(f"{'system':<14}{'span P/R/F1':>22}{'strict(all) P/R/F1':>24}{'strict(linkable) P/R/F1':>26}"
+          f"{'strict(nil) P/R/F1':>24}{'acc@1':>7}{'acc@5':>7}{'sec':>7}")
     for name in systems:
         t0 = time.perf_counter()
         acc = {}
@@ -300,8 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         def f(d):
             return f"{d['p']:.3f}/{d['r']:.3f}/{d['f1']:.3f}"
 
-        print(f"{name:<12}{f(r['span']):>24}{f(r['strict_all']):>26}{f(r['strict_linkable']):>28}"
-              f"{r.get('acc@1', float('nan')):>8.3f}{r.get('acc@5', float('nan')):>8.3f}{seconds:>8.1f}", flush=True)
+        print(f"{name:<14}{f(r['span']):>22}{f(r['strict_all']):>24}{f(r['strict_linkable']):>26}"
+              f"{f(r['strict_nil']):>24}{r.get('acc@1', float('nan')):>7.3f}{r.get('acc@5', float('nan')):>7.3f}"
+              f"{seconds:>7.1f}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return 0
