@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 
+import numpy as np
 import pytest
 
 from kgenhance.errors import DataError, KGEnhanceError
@@ -157,6 +158,14 @@ def test_fuzzy_span_and_name_word_counts(tiny_graph):
     assert fuzzy.link("a fibrilation") == []  # one word never stands for the two-word name
     wider = EntityLinker.from_graph(tiny_graph, fuzzy=True, fuzzy_threshold=0.5, fuzzy_extra_tokens=1)
     assert [m.label for m in wider.link("a fibrilation")] == ["atrial fibrillation"]
+
+
+def test_fuzzy_query_vectors_equal_the_vectorizers(tiny_graph):
+    """The fast word-by-word vectors are exactly scikit-learn's TF-IDF transform."""
+    index = EntityLinker.from_graph(tiny_graph, fuzzy=True).fuzzy_index
+    queries = ["atrial fibrilation", "seizure seizure", "", "x", "qqqq zzzz", "heart disease of the heart"]
+    for _ in range(2):  # the second pass reads the memoised words
+        np.testing.assert_array_equal(index._vectors(queries).toarray(), index.vectorizer.transform(queries).toarray())
 
 
 def test_candidates_top_k_with_scores(linker):

@@ -12,7 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.sparse import csr_matrix
 from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import normalize
 
 from .lexicon import Lexicon
 from .normalize import head_block
@@ -52,6 +54,39 @@ class FuzzyIndex:
         self.lengths = np.asarray([k.count(" ") - 1 for k in names], dtype=np.int32)
         self._memo: dict[tuple[str, str, int | None, int], list[FuzzyHit]] = {}
         self._memo_size = memo_size
+        self._analyze = self.vectorizer.build_analyzer()
+        self._word_grams: dict[str, np.ndarray] = {}
+        self._vocabulary = self.vectorizer.vocabulary_
+        self._idf = self.vectorizer.idf_.astype(np.float32)
+
+    def _vectors(self, texts: list[str]) -> csr_matrix:
+        """TF-IDF rows of `texts`, exactly as the fitted vectorizer's `transform` (without its overhead).
+
+        Character n-grams are taken word by word (``char_wb``), so a text's counts are the
+        sum of its words' counts, and each word is analysed once (memoised).
+        """
+        vocabulary, grams = self._vocabulary, self._word_grams
+        parts: list[np.ndarray] = []
+        indptr = [0]
+        for text in texts:
+            n = indptr[-1]
+            for word in text.split():
+                found = grams.get(word)
+                if found is None:
+                    found = np.fromiter((vocabulary[g] for g in self._analyze(word) if g in vocabulary), np.int32)
+                    if len(grams) > self._memo_size:
+                        grams.clear()
+                    grams[word] = found
+                parts.append(found)
+                n += len(found)
+            indptr.append(n)
+        cols = np.concatenate(parts) if parts else np.zeros(0, np.int32)
+        # one entry per n-gram occurrence; summing the duplicates gives the counts
+        rows = csr_matrix((np.ones(len(cols), np.float32), cols, np.asarray(indptr, dtype=np.int64)),
+                          shape=(len(texts), len(vocabulary)))
+        rows.sum_duplicates()
+        rows.data *= self._idf[rows.indices]
+        return normalize(rows, copy=False)
 
     def has_head(self, head: str) -> bool:
         """True when some name's last word starts like this (see `normalize.head_block`)."""
@@ -87,7 +122,7 @@ class FuzzyIndex:
             blocks = np.array([self.block_id[h] for _, h, _, _ in keys], dtype=np.int32)
             wanted = np.unique(blocks)
             cols = np.concatenate([self.block_rows[b] for b in wanted])
-            vectors = self.vectorizer.transform([q for q, _, _, _ in keys])
+            vectors = self._vectors([q for q, _, _, _ in keys])
             sims = (vectors @ self.matrix[cols].T).toarray()
             sims *= self.block_of[cols][None, :] == blocks[:, None]
             if extra_tokens is not None:
