@@ -31,6 +31,10 @@ _EXPORTS = {
     "LinkerConfig": "kgenhance.link",
     "Mention": "kgenhance.link",
     "Candidate": "kgenhance.link",
+    "MentionDetector": "kgenhance.link",
+    "DetectorConfig": "kgenhance.link",
+    "AnnotatedText": "kgenhance.link",
+    "train_mention_detector": "kgenhance.link",
     # entity encoding
     "EncoderConfig": "kgenhance.encode",
     "EntityEmbeddings": "kgenhance.encode",

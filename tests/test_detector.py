@@ -195,3 +195,24 @@ def test_cli_trains_a_detector_and_links_with_it(capsys, tiny_ttl, tiny_backbone
     code = main(["-q", "train-detector", "--data", str(bad), "--out", str(tmp_path / "x")])
     assert code != 0 and "bad.jsonl, line 2" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_detector_linker_on_bad_input(trained, tiny_graph, tmp_path):
+    """Empty text, a 1 MB text and non-UTF-8 bytes through a linker that runs a real detector."""
+    import time
+
+    from kgenhance.errors import DataError
+
+    trained.save(tmp_path / "det")
+    linker = EntityLinker(tiny_graph, detector=str(tmp_path / "det"), detector_mode="spans", keep_unlinked=True)
+    assert linker.link("") == [] and linker.link("   ") == [] and linker.link_batch([]) == []
+    unit = "the patient had atrial fibrillation and no findings. "
+    text = unit * (1_000_000 // len(unit) + 1)
+    t = time.perf_counter()
+    mentions = linker.link(text)
+    assert len(mentions) == text.count("atrial fibrillation")  # every window read, none twice
+    assert all(text[m.start : m.end] == "atrial fibrillation" and m.label == "atrial fibrillation" for m in mentions)
+    assert time.perf_counter() - t < 120
+    with pytest.raises(DataError, match="not valid UTF-8"):
+        linker.link(b"seizures \xff\xfe and more")
+    assert [m.surface for m in linker.link("seizures".encode())] == ["seizures"]

@@ -8,8 +8,25 @@ from .linker import Candidate, EntityLinker, LinkerConfig, Mention
 from .normalize import lemma_term, normalize_term, tokenize
 from .report import LinkReport
 
+_DETECTOR = ("AnnotatedText", "DetectedSpan", "DetectorConfig", "MentionDetector", "train_mention_detector")
+
+
+def __getattr__(name: str):
+    """The mention detector's names, imported on first use (they need torch and transformers)."""
+    if name in _DETECTOR:
+        from . import detector
+
+        return getattr(detector, name)
+    raise AttributeError(f"module 'kgenhance.link' has no attribute {name!r}")
+
+
 __all__ = [
     "Abbreviation",
+    "AnnotatedText",
+    "DetectedSpan",
+    "DetectorConfig",
+    "MentionDetector",
+    "train_mention_detector",
     "Candidate",
     "EntityLinker",
     "Lexicon",
