@@ -82,3 +82,23 @@ def test_hf_trainer_bf16_on_the_gpu(tiny_graph, tiny_backbone, tiny_data, tmp_pa
     assert trainer.state.global_step == 4 and out.training_loss > 0
     assert not torch.equal(model.knowledge.up.weight.detach().cpu(), before.cpu())
     assert trainer.evaluate()["eval_macro_f1"] >= 0
+
+
+def test_mention_detector_trains_and_detects_on_the_gpu(tiny_backbone, tmp_path):
+    from kgenhance.link.detector import AnnotatedText, DetectorConfig, MentionDetector, train_mention_detector
+
+    texts = ["the patient had seizures", "seizures in the child", "the adult had arrhythmia", "arrhythmia was treated"]
+    data = [AnnotatedText(t, [(t.index(w), t.index(w) + len(w), "D") for w in ("seizures", "arrhythmia") if w in t])
+            for t in texts]
+    cfg = DetectorConfig(backbone=str(tiny_backbone), epochs=40, learning_rate=3e-3, head_learning_rate=3e-3,
+                         max_length=32, stride=8, device="cuda", seed=0)
+    det = train_mention_detector(data * 4, cfg, progress=False)
+    assert next(det.parameters()).device.type == "cuda"
+    found = det.detect(["the child had arrhythmia and seizures"])[0]
+    assert [(s.start, s.end) for s in found] == [(14, 24), (29, 37)]
+    det.save(tmp_path / "det")
+    back = MentionDetector.load(tmp_path / "det")  # auto: onto the GPU
+    assert next(back.parameters()).device.type == "cuda"
+    assert back.detect(["the child had arrhythmia and seizures"]) == [found]
+    cpu = MentionDetector.load(tmp_path / "det", device="cpu")
+    assert [(s.start, s.end) for s in cpu.detect(["the child had arrhythmia and seizures"])[0]] == [(14, 24), (29, 37)]

@@ -219,12 +219,14 @@ class MentionDetector(nn.Module):
         return directory
 
     @classmethod
-    def load(cls, directory: str | Path, device: str = "cpu") -> "MentionDetector":
-        """A detector saved by `save` (no code is executed: JSON and safetensors only)."""
+    def load(cls, directory: str | Path, device: str = "auto") -> "MentionDetector":
+        """A detector saved by `save`, on `device` (auto: a CUDA GPU if there is one); no code is
+        executed (JSON and safetensors only)."""
         from safetensors.torch import load_file
         from transformers import AutoConfig
 
         from ..model.backbone import build_encoder, load_tokenizer
+        from ..utils import resolve_device
 
         directory = Path(directory)
         path = directory / CONFIG_FILE
@@ -243,7 +245,7 @@ class MentionDetector(nn.Module):
         if missing or unexpected:
             raise ModelError(f"{directory / WEIGHTS_FILE}: weights do not fit the config "
                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-        return model.to(device).eval()
+        return model.to(resolve_device(device)).eval()
 
 
 def _word_bounds(text: str, start: int, end: int) -> tuple[int, int]:

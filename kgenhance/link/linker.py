@@ -100,8 +100,9 @@ class LinkerConfig:
     # Leave unlinked a one-word name that is a common English word of at least this Zipf
     # frequency ("well" 6.0, "group" 5.6, "share" 5.2; "heart" 5.3, "cancer" 4.9): None = off.
     generic_zipf: float | None = None
-    # A trained `MentionDetector` directory: its spans become the mentions, each linked
-    # through the lexicon (exact, lemma, then fuzzy at detector_fuzzy_threshold).
+    # A trained `MentionDetector` directory: its spans join the dictionary's mentions as
+    # detector_mode says, each linked through the lexicon (exact, lemma, then fuzzy at
+    # detector_fuzzy_threshold; with a detector, fuzzy candidates are sought for its spans only).
     detector: str | None = None
     detector_fuzzy_threshold: float = 0.9  # 0.8 linked more spans wrongly than rightly (BC5CDR train)
     # how detected spans and dictionary mentions combine: "spans" (detected spans only),
@@ -281,29 +282,27 @@ class EntityLinker:
         """
         mode = self.config.detector_mode
 
-        def overlaps(a, spans) -> bool:
-            return any(a.start < e and s < a.end for s, e in spans)
+        def overlaps(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+            return any(start < e and s < end for s, e in spans)
 
-        spans = []
+        spans = []  # (first token, last token, detector score)
         for d in detected:
             first = bisect_left(tt.ends, d.start + 1)
             last = bisect_right(tt.starts, d.end - 1) - 1
             if first <= last < len(tt.tokens):
                 spans.append((first, last, d.score))
-        detected_spans = [(tt.starts[f], tt.ends[la]) for f, la, _ in spans]
+        detected_chars = [(tt.starts[f], tt.ends[la]) for f, la, _ in spans]
         if mode == "fill":
-            kept = dictionary
+            kept = list(dictionary)
         elif mode == "confirm":
-            kept = [m for m in dictionary if overlaps(m, detected_spans)]
+            kept = [m for m in dictionary if overlaps(m.start, m.end, detected_chars)]
         else:
             kept = []
         taken = [(m.start, m.end) for m in kept]
         by_span = {(m.start, m.end): m for m in dictionary}
-        out: list[_Match] = list(kept)
-        nil: list[Mention] = []
-        for first, last, score in spans:
-            start, end = tt.starts[first], tt.ends[last]
-            if kept and any(start < e and s < end for s, e in taken):
+        out, nil = kept, []
+        for (first, last, score), (start, end) in zip(spans, detected_chars):
+            if overlaps(start, end, taken):
                 continue
             m = by_span.get((start, end)) or self._span_match(tt, first, last)
             if m is not None:
@@ -311,8 +310,7 @@ class EntityLinker:
             else:
                 nil.append(Mention(start, end, text[start:end], "", "", score, [], "nil"))
         if mode == "union":
-            claimed = detected_spans
-            out += [m for m in dictionary if not any(m.start < e and s < m.end for s, e in claimed)]
+            out += [m for m in dictionary if not overlaps(m.start, m.end, detected_chars)]
         return sorted(out, key=lambda m: m.order), nil
 
     def _span_match(self, tt: TokenizedText, first: int, last: int) -> _Match | None:
