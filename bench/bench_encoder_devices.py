@@ -25,7 +25,8 @@ def main() -> None:
     from kgenhance.graph import load_graph
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("graphs", nargs="*", type=Path, default=[ROOT / "graphs" / "fibo", ROOT / "graphs" / "hpo" / "hp.obo"])
+    ap.add_argument("graphs", nargs="*", type=Path,
+                    default=[ROOT / "graphs" / "fibo", ROOT / "graphs" / "hpo" / "hp.obo"])
     ap.add_argument("--devices", nargs="+", default=["cuda", "cpu"])
     args = ap.parse_args()
     for path in args.graphs:

@@ -305,7 +305,8 @@ def train_mention_detector(
     for i, ex in enumerate(examples):
         for s, e, _ in ex.spans:
             if not 0 <= s < e <= len(ex.text):
-                raise ConfigError(f"annotated text {i}: span ({s}, {e}) is outside the text ({len(ex.text)} characters)")
+                raise ConfigError(
+                    f"annotated text {i}: span ({s}, {e}) is outside the text ({len(ex.text)} characters)")
     cfg.validate()
     seed_everything(cfg.seed)
     device = resolve_device(cfg.device)

@@ -48,7 +48,10 @@ class PrefixEncoder(nn.Module):
 
 
 def cache_argument(encoder: nn.Module) -> str:
-    """The name of the encoder's key/value cache argument (`cache`, or `past_key_values` in older transformers 5 releases)."""
+    """The name of the encoder's key/value cache argument.
+
+    `cache` in recent transformers 5 releases, `past_key_values` in older ones (5.17).
+    """
     params = inspect.signature(encoder.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
 
