@@ -552,7 +552,11 @@ class EntityLinker:
         return cands[:k]
 
     def link_batch(self, texts: Iterable[str], n_process: int = 1, chunksize: int = 64) -> list[list[Mention]]:
-        """`link` for every text; with ``n_process > 1`` the texts are shared out over forked processes."""
+        """`link` for every text; with ``n_process > 1`` the texts are shared out over forked processes.
+
+        With a mention detector, the detector reads all the texts in batches in this process
+        (on the GPU when there is one) and `n_process` is not used.
+        """
         texts = list(texts)
         if n_process < 1:
             raise ConfigError("n_process must be at least 1")
