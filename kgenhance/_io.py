@@ -51,6 +51,15 @@ def write_jsonl_atomic(target: str | os.PathLike, records: Iterable[Any]) -> Non
     write_text_atomic(target, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
 
 
+def _public_files(directory: Path) -> None:
+    """Files left private (0600) by writers that go through temporary files — safetensors
+    does — get the permissions of any other file (0666 less the umask)."""
+    mode = 0o666 & ~_umask()
+    for path in directory.rglob("*"):
+        if path.is_file() and not path.is_symlink() and path.stat().st_mode & 0o777 == 0o600:
+            os.chmod(path, mode)
+
+
 @contextlib.contextmanager
 def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary directory beside `target`; swap it in for `target` on success.
@@ -67,6 +76,7 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    _public_files(tmp)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}")

@@ -74,6 +74,9 @@ def test_killed_json_write_keeps_previous_file(tmp_path):
 
 
 def test_atomic_writes_get_normal_permissions(tmp_path):
+    import torch
+    from safetensors.torch import save_file
+
     from kgenhance._io import atomic_directory, write_json_atomic
 
     mask = os.umask(0o022)
@@ -81,10 +84,13 @@ def test_atomic_writes_get_normal_permissions(tmp_path):
         write_json_atomic(tmp_path / "a.json", {"x": 1})
         with atomic_directory(tmp_path / "model") as d:
             (d / "f.txt").write_text("x")
+            save_file({"w": torch.zeros(2)}, str(d / "w.safetensors"))  # written private through a temp file
     finally:
         os.umask(mask)
     assert (tmp_path / "a.json").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "model").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "model" / "f.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "model" / "w.safetensors").stat().st_mode & 0o777 == 0o644
 
 
 def test_sigterm_unwinds_and_leaves_no_temporary_files(tmp_path, tiny_ttl):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import random
 from bisect import bisect_right
 from dataclasses import asdict, dataclass, field
@@ -205,7 +204,7 @@ class MentionDetector(nn.Module):
         """Write config, weights (safetensors) and tokenizer to `directory`, atomically."""
         from safetensors.torch import save_file
 
-        from .._io import _umask, atomic_directory
+        from .._io import atomic_directory
 
         directory = Path(directory)
         with atomic_directory(directory) as tmp:
@@ -214,7 +213,6 @@ class MentionDetector(nn.Module):
             (tmp / CONFIG_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
             state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
             save_file(state, str(tmp / WEIGHTS_FILE))
-            os.chmod(tmp / WEIGHTS_FILE, 0o666 & ~_umask())  # like every other file written here
             self.tokenizer.save_pretrained(str(tmp))
         return directory
 
