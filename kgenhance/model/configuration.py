@@ -100,7 +100,7 @@ class KnowledgeAwareConfig(PretrainedConfig):
             raise ConfigError("entity_text_visibility needs entity_text > 0 (--entity-text N): the names it applies to")
         self.entity_text_visibility = bool(entity_text_visibility)
         if prefix_length < 0:
-            raise ValueError(f"prefix_length must be ≥ 0, not {prefix_length}")
+            raise ConfigError(f"prefix_length must be ≥ 0, not {prefix_length}")
         self.prefix_length = int(prefix_length)
         self.prefix_projection = int(prefix_projection)
         super().__init__(**kwargs)
