@@ -162,13 +162,19 @@ KnowledgeLROpt = typer.Option(
 )
 EntityTextOpt = typer.Option(0, "--entity-text", min=0, help="Append the names of this many linked entities (and 2 super-classes each) to the input; 0 = off.")
 PrefixOpt = typer.Option(0, "--prefix-length", min=0, help="Prefix tuning: this many trainable key/value vectors per attention layer, the encoder frozen (BERT/RoBERTa); 0 = off.")
+ConceptBagOpt = typer.Option(
+    False, "--concept-bag", help="Add a bag-of-concepts head: linked entities and their is_a ancestors vote on the label."
+)
+ConceptLROpt = typer.Option(1e-2, "--concept-learning-rate", help="Learning rate of the bag-of-concepts head's weights.")
 VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT visibility: appended names are seen only by their own mention's word pieces.")
 
 
 def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int],
-                   entity_text: int = 0, visibility: bool = False) -> dict:
+                   entity_text: int = 0, visibility: bool = False, concept_bag: bool = False) -> dict:
     options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim,
                      "entity_text": entity_text}
+    if concept_bag:
+        options["concept_bag"] = True
     if visibility:
         options["entity_text_visibility"] = True
     if knowledge_layer is not None:
@@ -452,6 +458,8 @@ def train(
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
     entity_text_visibility: bool = VisibilityOpt,
+    concept_bag: bool = ConceptBagOpt,
+    concept_learning_rate: float = ConceptLROpt,
     prefix_length: int = PrefixOpt,
     generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -484,6 +492,7 @@ def train(
         text_column=text_column,
         label_column=label_column,
         knowledge_learning_rate=knowledge_learning_rate,
+        concept_learning_rate=concept_learning_rate,
         lora=lora,
         lora_adapter=lora_adapter,
         prefix_length=prefix_length,
@@ -504,7 +513,8 @@ def train(
             generic_zipf=generic_zipf,
         ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed, encoder=gnn),
-        model_options=None if no_knowledge else _model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility),
+        model_options=None if no_knowledge else _model_options(
+            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag),
         progress=_progress(),
     )
     m = result.metrics
@@ -583,6 +593,8 @@ def compare(
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
     entity_text_visibility: bool = VisibilityOpt,
+    concept_bag: bool = ConceptBagOpt,
+    concept_learning_rate: float = ConceptLROpt,
     prefix_length: int = PrefixOpt,
     generic_zipf: Optional[float] = GenericOpt,
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
@@ -616,7 +628,8 @@ def compare(
         train_sizes=sizes,
         training=TrainingConfig(
             epochs=epochs, batch_size=batch_size, max_length=max_length, learning_rate=learning_rate,
-            knowledge_learning_rate=knowledge_learning_rate, max_eval_samples=max_eval_samples, text_column=text_column, label_column=label_column, lora=lora,
+            knowledge_learning_rate=knowledge_learning_rate, concept_learning_rate=concept_learning_rate,
+            max_eval_samples=max_eval_samples, text_column=text_column, label_column=label_column, lora=lora,
             prefix_length=prefix_length, device=device,
         ),
     )
@@ -624,7 +637,8 @@ def compare(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, encoder=gnn),
-        model_options=_model_options(fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility),
+        model_options=_model_options(
+            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag),
         save_models=save_models, progress=_progress(),
     )
     if as_json:

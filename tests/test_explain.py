@@ -81,6 +81,29 @@ def test_integrated_gradients_add_up_to_the_effect_of_zeroing_the_embeddings(mod
     assert gxi.shape == attr.shape and bool(torch.isfinite(gxi).all())
 
 
+def test_integrated_gradients_cover_the_concept_bag(tiny_graph, tiny_backbone):
+    """With the knowledge layer at the identity, all of the entities' effect is their concept-bag
+    vote: the attributions must add up to it (they are zero without the presence path)."""
+    emb = fake_embeddings(tiny_graph)
+    torch.manual_seed(3)
+    m = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb, graph=tiny_graph,
+                                               concept_bag=True)
+    m.attach(linker=EntityLinker.from_graph(tiny_graph)).eval()
+    torch.nn.init.normal_(m.concept_bag.weight, std=1.0)
+    tensors = _batch(m, [TEXT]).tensors
+    with torch.no_grad():
+        logits = m(**tensors).logits
+        target = logits.argmax(-1)
+        none = torch.zeros(tensors["entity_ids"].shape[:2])
+        log_full = torch.log_softmax(logits, -1)[0, target[0]]
+        log_none = torch.log_softmax(m(**tensors, mention_presence=none).logits, -1)[0, target[0]]
+    assert abs(float(log_full - log_none)) > 1e-3
+    attr = gradient_attribution(m, tensors, target, steps=64)
+    assert float(attr.sum()) == pytest.approx(float(log_full - log_none), rel=0.02, abs=1e-4)
+    pred = m.predict([TEXT], explain=True)[0]
+    assert any(abs(e.ablation_delta) > 1e-4 for e in pred.entities)  # removing a mention removes its vote
+
+
 def test_swap_delta_replaces_the_candidates_by_the_runner_up(model):
     tensors = _batch(model, [TEXT]).tensors
     ids, priors = tensors["entity_ids"], tensors["entity_priors"]

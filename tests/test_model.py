@@ -205,6 +205,7 @@ VARIANTS = [
     {"fusion": "ernie"},
     {"fusion": "ernie", "knowledge_gate": True, "hierarchy_dim": 6, "max_ancestors": 4},
     {"fusion": "kar", "hierarchy_dim": 6},
+    {"fusion": "kar", "concept_bag": True, "concept_ancestors": 4},
 ]
 
 
@@ -252,6 +253,12 @@ def test_fusion_variants_start_as_baseline_train_and_reload(options, tiny_setup,
         disease = graph.id_of("http://example.org/med#Disease") + 1
         assert float(grad[disease].abs().sum()) > 0  # an ancestor of a linked entity learns too
         assert kmodel.hierarchy.ancestors[af, 0] == af
+    if options.get("concept_bag"):
+        grad = kmodel.concept_bag.weight.grad
+        disease = graph.id_of("http://example.org/med#Disease") + 1
+        heart = graph.id_of("http://example.org/med#Heart") + 1
+        assert float(grad[disease].abs().sum()) > 0  # the ancestor of linked diseases learns
+        assert float(grad[heart].abs().sum()) == 0  # a concept no text mentions does not
     kmodel.eval()
     with torch.no_grad():
         out = kmodel(**batch.tensors)
@@ -264,6 +271,50 @@ def test_fusion_variants_start_as_baseline_train_and_reload(options, tiny_setup,
         torch.testing.assert_close(back(**batch.tensors).logits, out.logits)
     if options.get("hierarchy_dim"):
         assert torch.equal(back.hierarchy.ancestors, kmodel.hierarchy.ancestors)
+    if options.get("concept_bag"):
+        assert torch.equal(back.concept_bag.ancestors, kmodel.concept_bag.ancestors)
+
+
+def test_concept_bag_counts_each_ancestor_once_and_scales_by_the_set_size():
+    from kgenhance.model.concept_bag import ConceptBag
+
+    bag = ConceptBag(num_entities=5, num_labels=2, max_ancestors=3)
+    table = torch.zeros(6, 3, dtype=torch.long)  # ids 1-based: 1 ← 2 ← 3 (a chain), 4 ← 5
+    table[1, 0], table[2, :2], table[3], table[4, 0], table[5, :2] = 1, torch.tensor([2, 1]), torch.tensor([3, 2, 1]), 4, torch.tensor([5, 4])
+    bag.set_ancestors(table)
+    # text 0: mention 0's candidates 3 (prior 0.9) and 5 (0.1); mention 1 is entity 2 → {3, 2, 1}
+    ids = torch.tensor([[[3, 5], [2, 0]], [[0, 0], [0, 0]]])
+    priors = torch.tensor([[[0.9, 0.1], [1.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]])
+    concepts, weights = bag.concepts(ids, priors)
+    assert sorted(concepts[0][weights[0] > 0].tolist()) == [1, 2, 3] and float(weights[0].sum()) == 3.0
+    assert float(weights[1].sum()) == 0.0  # no mention, no concept
+    with torch.no_grad():
+        bag.weight.copy_(torch.arange(12.0).view(6, 2))
+    expected = (bag.weight[1] + bag.weight[2] + bag.weight[3]) / 3 ** 0.5
+    torch.testing.assert_close(bag(ids, priors)[0], expected)
+    torch.testing.assert_close(bag(ids, priors)[1], torch.zeros(2))
+    # the candidate with the larger prior is the one that votes
+    priors[0, 0] = torch.tensor([0.2, 0.8])  # now entity 5 → {5, 4}, plus {2, 1}
+    concepts, weights = bag.concepts(ids, priors)
+    assert sorted(concepts[0][weights[0] > 0].tolist()) == [1, 2, 4, 5]
+    # a shared ancestor keeps the largest presence of the mentions that reach it
+    priors[0, 0] = torch.tensor([0.9, 0.1])
+    concepts, weights = bag.concepts(ids, priors, presence=torch.tensor([[0.25, 0.5], [1.0, 1.0]]))
+    got = dict(zip(concepts[0].tolist(), weights[0].tolist()))
+    assert got[3] == 0.25 and got[2] == 0.5 and got[1] == 0.5
+    with pytest.raises(ValueError, match="shape"):
+        bag.set_ancestors(torch.zeros(6, 2, dtype=torch.long))
+
+
+def test_concept_bag_settings_are_checked(tiny_setup):
+    from kgenhance.errors import ConfigError
+    from kgenhance.model import KnowledgeAwareConfig
+
+    graph, emb, linker, backbone = tiny_setup
+    with pytest.raises(ModelError, match="graph"):
+        KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, concept_bag=True)
+    with pytest.raises(ConfigError, match="concept_ancestors"):
+        KnowledgeAwareConfig(concept_ancestors=0)
 
 
 def test_ernie_fusion_writes_only_at_first_word_pieces():

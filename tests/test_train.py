@@ -126,7 +126,8 @@ def test_lora_adapter_is_small_and_reloads_onto_the_base(tiny_backbone, tiny_dat
         train, val, tmp_path / "adapter", graph=tiny_graph, backbone=str(tiny_backbone),
         config=TrainingConfig(**{**FAST, "epochs": 2}, lora=True, lora_r=4, lora_adapter=True),
         encoder_config=EncoderConfig(dim=16, epochs=2, eval_every=1, negatives=8, device="cpu"),
-        model_options={"hierarchy_dim": 4, "knowledge_gate": True, "knowledge_dim": 16}, progress=False,
+        model_options={"hierarchy_dim": 4, "knowledge_gate": True, "knowledge_dim": 16, "concept_bag": True},
+        progress=False,
     )
     out = tmp_path / "adapter"
     from safetensors import safe_open
@@ -136,6 +137,7 @@ def test_lora_adapter_is_small_and_reloads_onto_the_base(tiny_backbone, tiny_dat
     encoder_keys = [k for k in keys if ".encoder." in k]
     assert encoder_keys and all("lora_" in k for k in encoder_keys)  # no base encoder weight is copied
     assert any(".knowledge." in k for k in keys) and any(".hierarchy." in k for k in keys)
+    assert any(".concept_bag." in k for k in keys)
     assert is_adapter(out) and (out / "adapter_model.safetensors").is_file()
     assert not (out / "model.safetensors").exists() and (out / "metrics.json").is_file()
     res.model.save_pretrained(tmp_path / "full")
@@ -144,6 +146,9 @@ def test_lora_adapter_is_small_and_reloads_onto_the_base(tiny_backbone, tiny_dat
     back = load_adapter(out)  # the base encoder comes from the recorded backbone directory
     assert not any("lora" in n for n, _ in back.named_parameters())
     torch.testing.assert_close(back.hierarchy.ancestors, res.model.hierarchy.ancestors)
+    torch.testing.assert_close(back.concept_bag.weight, res.model.concept_bag.weight)
+    assert float(back.concept_bag.weight.abs().sum()) > 0  # trained, and the trained weights came back
+    torch.testing.assert_close(back.concept_bag.ancestors, res.model.concept_bag.ancestors)
     texts = load_examples(val).texts
     want = res.model.predict(texts)
     got = back.predict(texts)
@@ -185,3 +190,12 @@ def test_parameter_groups_give_each_part_its_learning_rate(tiny_backbone, tiny_g
     assert id(model.entity_embeddings.weight) not in lr_of  # frozen
     default = {id(p): g["lr"] for g in _param_groups(model, TrainingConfig()) for p in g["params"]}
     assert default[id(model.knowledge.up.weight)] == TrainingConfig().head_learning_rate
+    bagged = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb, graph=tiny_graph,
+                                                    concept_bag=True)
+    groups = _param_groups(bagged, TrainingConfig(concept_learning_rate=3e-2))
+    lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert lr_of[id(bagged.concept_bag.weight)] == 3e-2 and lr_of[id(bagged.classifier.weight)] == 1e-3
+    assert groups[-1]["lr"] == 1e-3  # the head's rate comes last (the training log reads it there)
+    for name in ("learning_rate", "head_learning_rate", "knowledge_learning_rate", "concept_learning_rate"):
+        with pytest.raises(ConfigError, match=name):
+            TrainingConfig(**{name: 0.0}).validate()

@@ -22,7 +22,7 @@ from .modeling import KnowledgeAwareClassifier
 ADAPTER_MARKER = "kgenhance_adapter.json"
 ENTITY_TABLE_FILE = "entity_embeddings.safetensors"
 # Modules that are new on top of the backbone: trained in full, saved in the adapter.
-NEW_MODULES = ("knowledge", "classifier", "hierarchy")
+NEW_MODULES = ("knowledge", "classifier", "hierarchy", "concept_bag")
 
 
 def apply_lora(model: KnowledgeAwareClassifier, r: int = 8, alpha: int = 16, dropout: float = 0.1):

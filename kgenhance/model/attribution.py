@@ -4,8 +4,9 @@ Two measures per mention, both about the predicted class:
 
 * **attribution** — gradient × input (or integrated gradients from the zero vector when
   ``steps > 1``) of the predicted class's log-probability with respect to the mention's
-  candidate entity embeddings, summed over candidates and dimensions. Positive: the
-  entity's embedding pushed towards the prediction.
+  candidate entity embeddings, summed over candidates and dimensions — plus, with a
+  concept-bag head, the same for the mention's vote in that head (its presence, from 0
+  to 1). Positive: the entity pushed towards the prediction.
 * **ablation delta** — the predicted class's probability with the mention's knowledge
   removed (the mention is masked out of the knowledge layer) minus the probability with
   it; negative: the entity supported the prediction. The **swap delta** replaces the
@@ -36,8 +37,8 @@ class MentionEffects:
 
 
 def _log_prob_of(model: "KnowledgeAwareClassifier", inputs: dict[str, Tensor], target: Tensor,
-                 embeds: Tensor) -> Tensor:
-    logits = model(**inputs, entity_embeds=embeds).logits.float()
+                 embeds: Tensor, presence: Tensor | None = None) -> Tensor:
+    logits = model(**inputs, entity_embeds=embeds, mention_presence=presence).logits.float()
     return torch.log_softmax(logits, -1).gather(1, target[:, None]).squeeze(1)
 
 
@@ -48,18 +49,28 @@ def gradient_attribution(
 
     ``steps == 1`` is gradient × input; more steps integrate the gradient from the zero
     embedding (integrated gradients, midpoint rule), whose sum over a text's mentions
-    approaches log p(full) − log p(all entity embeddings zero).
+    approaches log p(full) − log p(all entity embeddings zero). With a concept bag the path
+    also scales every mention's vote in it from 0 to 1, and its share is added.
     """
     base = model.candidate_embeddings(inputs["entity_ids"]).detach()
     total = torch.zeros_like(base)
+    bag = getattr(model, "concept_bag", None) is not None
+    presence_total = torch.zeros(base.shape[:2], dtype=base.dtype, device=base.device)
     alphas = [1.0] if steps <= 1 else [(k + 0.5) / steps for k in range(steps)]
     with torch.enable_grad():
         for alpha in alphas:
             embeds = (base * alpha).requires_grad_(True)
-            log_p = _log_prob_of(model, inputs, target, embeds)
-            (grad,) = torch.autograd.grad(log_p.sum(), embeds)
+            presence = torch.full(base.shape[:2], alpha, dtype=base.dtype, device=base.device,
+                                  requires_grad=True) if bag else None
+            log_p = _log_prob_of(model, inputs, target, embeds, presence)
+            if presence is None:
+                (grad,) = torch.autograd.grad(log_p.sum(), embeds)
+            else:
+                grad, grad_presence = torch.autograd.grad(log_p.sum(), [embeds, presence])
+                presence_total += grad_presence
             total += grad
-    return (total / len(alphas) * base).sum(dim=(-1, -2))
+    attribution = (total / len(alphas) * base).sum(dim=(-1, -2))
+    return attribution + presence_total / len(alphas)  # presence goes from 0 to 1: (1 − 0) × mean gradient
 
 
 def _variants(inputs: dict[str, Tensor], rows: list[tuple[int, int, int | None]]) -> dict[str, Tensor]:

@@ -35,6 +35,9 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text: append the names of this many linked entities (with their nearest
             super-classes) to the input as a second segment (0 = off).
         entity_text_ancestors: super-classes named per entity in that segment.
+        concept_bag: add a bag-of-concepts head — each linked entity and its ``is_a``
+            ancestors vote on the label with trainable weights (`ConceptBag`).
+        concept_ancestors: concepts per linked entity in that head (itself + nearest ancestors).
         entity_text_visibility: K-BERT's visibility matrix over that segment: an entity's
             name tokens see only each other and its mention's word pieces, and only those
             word pieces see them; the rest of the text does not (BERT, RoBERTa, DistilBERT
@@ -66,6 +69,8 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text: int = 0,
         entity_text_ancestors: int = 2,
         entity_text_visibility: bool = False,
+        concept_bag: bool = False,
+        concept_ancestors: int = 32,
         prefix_length: int = 0,
         prefix_projection: int = 128,
         kgenhance_format: int = MODEL_FORMAT,
@@ -99,6 +104,10 @@ class KnowledgeAwareConfig(PretrainedConfig):
         if entity_text_visibility and not entity_text:
             raise ConfigError("entity_text_visibility needs entity_text > 0 (--entity-text N): the names it applies to")
         self.entity_text_visibility = bool(entity_text_visibility)
+        if concept_ancestors < 1:
+            raise ConfigError(f"concept_ancestors must be ≥ 1, not {concept_ancestors}")
+        self.concept_bag = bool(concept_bag)
+        self.concept_ancestors = int(concept_ancestors)
         if prefix_length < 0:
             raise ConfigError(f"prefix_length must be ≥ 0, not {prefix_length}")
         self.prefix_length = int(prefix_length)

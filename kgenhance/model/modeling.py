@@ -23,6 +23,7 @@ from .backbone import (
     load_tokenizer,
     resolve_backbone,
 )
+from .concept_bag import ConceptBag
 from .configuration import KnowledgeAwareConfig
 from .hierarchy import HierarchyEmbedding, ancestor_table
 from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
@@ -104,6 +105,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         self.dropout = nn.Dropout(config.classifier_dropout)
         self.classifier = nn.Linear(hidden, config.num_labels)
         self.hierarchy: HierarchyEmbedding | None = None
+        self.concept_bag: ConceptBag | None = None
         if config.use_knowledge:
             if config.num_entities < 1:
                 raise ModelError("a knowledge-aware model needs num_entities ≥ 1 (entity embeddings)")
@@ -125,6 +127,8 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
                     HierarchyEmbedding(config.num_entities, config.hierarchy_dim, config.max_ancestors)
                     if config.hierarchy_dim else None
                 )
+                if getattr(config, "concept_bag", False):
+                    self.concept_bag = ConceptBag(config.num_entities, config.num_labels, config.concept_ancestors)
             self.entity_embeddings.weight.requires_grad_(not config.freeze_entity_embeddings)
             layers = encoder_layers(self.encoder, config.num_backbone_layers)
             layers[config.resolved_knowledge_layer() - 1].register_forward_hook(self._inject_knowledge)
@@ -148,7 +152,8 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
 
         `embeddings` (from `train_entity_encoder`) fill the frozen entity table; they are
         required unless `use_knowledge` is False. With ``hierarchy_dim > 0`` the `graph`
-        of those embeddings is needed too (its class hierarchy gives each entity's ancestors).
+        of those embeddings is needed too (its class hierarchy gives each entity's ancestors),
+        and so it is with ``concept_bag=True``.
         """
         path = resolve_backbone(backbone)
         bconf = load_backbone_config(path)
@@ -181,6 +186,12 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             if embeddings is not None and graph.content_hash != embeddings.graph_hash:
                 raise ModelError("the graph is not the graph of these entity embeddings")
             model.hierarchy.set_ancestors(ancestor_table(graph, config.max_ancestors))
+        if model.concept_bag is not None:
+            if graph is None:
+                raise ModelError("concept_bag needs the graph (from_backbone(..., graph=graph))")
+            if embeddings is not None and graph.content_hash != embeddings.graph_hash:
+                raise ModelError("the graph is not the graph of these entity embeddings")
+            model.concept_bag.set_ancestors(ancestor_table(graph, config.concept_ancestors))
         model.tokenizer = load_tokenizer(path)
         return model
 
@@ -286,6 +297,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         labels: Tensor | None = None,
         entity_embeds: Tensor | None = None,
         visibility_mask: Tensor | None = None,
+        mention_presence: Tensor | None = None,
         **kwargs,
     ) -> KnowledgeClassifierOutput:
         """Classify a batch; entity_* tensors come from `KnowledgeCollator` (see there for shapes).
@@ -293,6 +305,8 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         `entity_embeds` (B, M, C, D), if given, replaces the looked-up candidate embeddings
         (explanations take gradients with respect to it). `visibility_mask` (B, T, T), True
         where word piece i may attend to j, replaces the encoder's padding mask (K-BERT).
+        `mention_presence` (B, M) in [0, 1] scales each mention's vote in the concept bag
+        (explanations integrate over it); 1 when not given.
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -331,6 +345,9 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         logits = self.classifier(self.dropout(pooled))
+        if self.concept_bag is not None and entity_ids is not None and entity_ids.numel() > 0:
+            priors = entity_priors if entity_priors is not None else (entity_ids > 0).to(torch.float32)
+            logits = logits + self.concept_bag(entity_ids, priors, mention_presence).to(logits.dtype)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         info = self._knowledge_out
         self._knowledge_out = None

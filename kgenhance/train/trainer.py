@@ -44,6 +44,7 @@ class TrainingConfig:
     learning_rate: float = 5e-5  # encoder (or LoRA) parameters
     head_learning_rate: float = 1e-3  # the new layers: knowledge attention and classification head
     knowledge_learning_rate: float | None = None  # the knowledge layer and hierarchy features (None: head rate)
+    concept_learning_rate: float = 1e-2  # the bag-of-concepts head's weights (sparse: each sees few examples)
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 128
@@ -78,6 +79,10 @@ class TrainingConfig:
             raise ConfigError("choose LoRA or prefix tuning, not both")
         if not 0 <= self.warmup_ratio < 1:
             raise ConfigError("warmup_ratio must be in [0, 1)")
+        for name in ("learning_rate", "head_learning_rate", "knowledge_learning_rate", "concept_learning_rate"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ConfigError(f"{name} must be > 0, not {value}")
 
 
 @dataclass
@@ -113,18 +118,20 @@ def _apply_lora(model: KnowledgeAwareClassifier, cfg: TrainingConfig):
 
 
 def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
-    """AdamW groups: encoder (0), knowledge layer + hierarchy features (1), head (2); the head's group is last."""
+    """AdamW groups: encoder (0), knowledge layer + hierarchy features (1), concept bag (2), head (3);
+    the head's group is last."""
     groups: dict[tuple[int, bool], list] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
         dotted = f".{name}"
         head = ".classifier." in dotted or ".prefix." in dotted  # prefixes learn at the head's rate
-        kind = 2 if head else 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
+        concept = ".concept_bag." in dotted
+        kind = 3 if head else 2 if concept else 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
         no_decay = param.ndim < 2 or "norm" in name.lower()
         groups.setdefault((kind, no_decay), []).append(param)
     knowledge_lr = cfg.knowledge_learning_rate if cfg.knowledge_learning_rate is not None else cfg.head_learning_rate
-    rates = {0: cfg.learning_rate, 1: knowledge_lr, 2: cfg.head_learning_rate}
+    rates = {0: cfg.learning_rate, 1: knowledge_lr, 2: cfg.concept_learning_rate, 3: cfg.head_learning_rate}
     return [
         {"params": params, "lr": rates[kind], "weight_decay": 0.0 if no_decay else cfg.weight_decay}
         for (kind, no_decay), params in sorted(groups.items())

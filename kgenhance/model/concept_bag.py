@@ -1,0 +1,76 @@
+"""Bag-of-concepts head: the linked entities, lifted to their ``is_a`` ancestors, vote on the label.
+
+Each text's linked entities (each mention's most probable candidate) and all their
+ancestors up the class hierarchy form a set of concepts; every concept has one trainable
+weight per label, and the set's weights, scaled by 1/√(set size), are added to the
+classifier's logits. It is the wide half of a wide-and-deep model: a sparse linear model
+over ontology concepts next to the encoder. Lifting to ancestors is what lets a
+handful of labelled examples generalise — a mention of "focal seizure" teaches the weight
+of "Seizure" and "Abnormality of the nervous system", which its unseen siblings share.
+
+The weights start at zero, so before training the model predicts exactly as it would
+without the head.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class ConceptBag(nn.Module):
+    """(B, M, C) candidate ids + priors → (B, L) logits from the ancestor-closed concept set.
+
+    Args:
+        num_entities: entities in the graph (ids are 1-based; 0 pads).
+        num_labels: classes of the classifier.
+        max_ancestors: concepts per entity, the entity itself first, then its ancestors
+            nearest first (`ancestor_table`).
+    """
+
+    def __init__(self, num_entities: int, num_labels: int, max_ancestors: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(num_entities + 1, num_labels))
+        self._kgenhance_zero_init = True  # the classifier's _init_weights keeps the weights at zero
+        self.register_buffer("ancestors", torch.zeros(num_entities + 1, max_ancestors, dtype=torch.long))
+
+    def set_ancestors(self, table: Tensor) -> None:
+        """Load the (N + 1, A) table from `ancestor_table` (shape checked)."""
+        if tuple(table.shape) != tuple(self.ancestors.shape):
+            raise ValueError(f"ancestor table of shape {tuple(table.shape)}, expected {tuple(self.ancestors.shape)}")
+        self.ancestors.copy_(table)
+
+    def concepts(self, entity_ids: Tensor, entity_priors: Tensor,
+                 presence: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Each text's concept set: ids (B, K) (0 where unused) and weights (B, K) in [0, 1].
+
+        A concept reached from several mentions counts once, with the largest `presence`
+        (B, M) of those mentions (1 for every mention when not given; explanations scale it).
+        """
+        b, m, _ = entity_ids.shape
+        best = entity_priors.masked_fill(entity_ids <= 0, -1.0).argmax(-1, keepdim=True)  # (B, M, 1)
+        top = entity_ids.gather(-1, best).squeeze(-1)  # (B, M)
+        if presence is None:
+            presence = torch.ones(b, m, dtype=self.weight.dtype, device=entity_ids.device)
+        ids = self.ancestors[top]  # (B, M, A); row 0 (no mention) is all padding
+        weights = presence.to(self.weight.dtype).unsqueeze(-1).expand(ids.shape) * (ids > 0)
+        ids, weights = ids.reshape(b, -1), weights.reshape(b, -1)  # (B, K)
+        order = ids.argsort(-1)
+        ids, weights = ids.gather(-1, order), weights.gather(-1, order)
+        # one slot per distinct id in each row; a repeated id keeps its largest weight
+        first = torch.ones_like(ids, dtype=torch.bool)
+        first[:, 1:] = ids[:, 1:] != ids[:, :-1]
+        slot = first.long().cumsum(-1) - 1  # (B, K) slot of each entry
+        unique_ids = torch.zeros_like(ids).scatter(-1, slot, ids)
+        unique_w = torch.zeros_like(weights).scatter_reduce(-1, slot, weights, reduce="amax", include_self=True)
+        unique_w = unique_w * (unique_ids > 0)
+        return unique_ids, unique_w
+
+    def forward(self, entity_ids: Tensor, entity_priors: Tensor, presence: Tensor | None = None) -> Tensor:
+        """(B, L) logits to add to the classifier's: Σ over the concept set of its weights, / √|set|."""
+        ids, w = self.concepts(entity_ids, entity_priors, presence)
+        scale = w.sum(-1, keepdim=True).clamp(min=1.0).rsqrt()  # (B, 1)
+        return ((w * scale).unsqueeze(-1) * self.weight[ids]).sum(1)
+
+
+__all__ = ["ConceptBag"]
