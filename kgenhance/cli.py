@@ -165,7 +165,7 @@ PrefixOpt = typer.Option(0, "--prefix-length", min=0, help="Prefix tuning: this 
 ConceptBagOpt = typer.Option(
     False, "--concept-bag", help="Add a bag-of-concepts head: linked entities and their is_a ancestors vote on the label."
 )
-ConceptLROpt = typer.Option(1e-2, "--concept-learning-rate", help="Learning rate of the bag-of-concepts head's weights.")
+ConceptLROpt = typer.Option(3e-2, "--concept-learning-rate", help="Learning rate of the bag-of-concepts head's weights.")
 VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT visibility: appended names are seen only by their own mention's word pieces.")
 
 
@@ -661,6 +661,7 @@ def _prediction_json(p, explain: bool) -> dict:
     d = p.to_dict()
     if not explain:
         d.pop("entities")
+        d.pop("concepts", None)
     else:
         for e in d["entities"]:
             e.pop("candidates", None)

@@ -104,6 +104,19 @@ def _entity_table(spans: Sequence[dict], weighted: bool) -> str:
     return f"<table>{head}{''.join(rows)}</table>"
 
 
+def _concept_votes(concepts: Sequence[dict], label: str) -> str:
+    """A line of the concept-bag head's strongest votes for the predicted label (green for, red against)."""
+    if not concepts:
+        return ""
+    votes = "".join(
+        f'<span style="color:{"#1e7b4a" if c["vote"] >= 0 else "#b03a2e"};margin-right:.8rem" '
+        f'title="{html.escape(c["entity"])}">{html.escape(c["label"])} {c["vote"]:+.3f}</span>'
+        for c in concepts
+    )
+    return (f'<p class="meta">Concept votes for <b>{html.escape(label)}</b> (linked entities and their '
+            f"ancestors, bag-of-concepts head):</p><p>{votes}</p>")
+
+
 def _page(title: str, subtitle: str, articles: Iterable[str]) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -139,7 +152,8 @@ def predictions_html(predictions: Sequence["Prediction"], graph: "KnowledgeGraph
         articles.append(
             f'<article id="t{i}"><div class="head"><span class="meta">#{i}</span>'
             f'<span class="label">{html.escape(p.label)}</span><span class="probs">{probs}</span></div>'
-            f'<div class="text">{_highlight(p.text, spans)}</div>{cut}{_entity_table(spans, weighted=True)}</article>'
+            f'<div class="text">{_highlight(p.text, spans)}</div>{cut}{_entity_table(spans, weighted=True)}'
+            f"{_concept_votes(p.concepts, p.label)}</article>"
         )
     return _page(title, f"{len(predictions)} texts; highlight strength = the entity's share of knowledge attention; "
                  "attribution = gradient × input on the entity's embedding; Δp = change of the predicted class's "

@@ -315,11 +315,13 @@ def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbon
     code, out, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
                          "--out", str(model_dir), "--backbone", str(tiny_backbone), "--epochs", "1",
                          "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--fusion", "ernie",
-                         "--gate", "--entity-text", "2", "--entity-text-visibility", "--gnn", "compgcn")
+                         "--gate", "--entity-text", "2", "--entity-text-visibility", "--gnn", "compgcn",
+                         "--concept-bag", "--concept-learning-rate", "0.05")
     assert code == 0, err
     saved = json.loads((model_dir / "config.json").read_text())
     assert saved["fusion"] == "ernie" and saved["knowledge_gate"] and saved["entity_text"] == 2
-    assert saved["entity_text_visibility"] is True
+    assert saved["entity_text_visibility"] is True and saved["concept_bag"] is True
+    assert json.loads((model_dir / "metrics.json").read_text())["settings"]["concept_learning_rate"] == 0.05
     code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text", "atrial fibrillation", "--json")
     assert code == 0, err and json.loads(out)[0]["label"]
     code, _, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),

@@ -100,8 +100,22 @@ def test_integrated_gradients_cover_the_concept_bag(tiny_graph, tiny_backbone):
     assert abs(float(log_full - log_none)) > 1e-3
     attr = gradient_attribution(m, tensors, target, steps=64)
     assert float(attr.sum()) == pytest.approx(float(log_full - log_none), rel=0.02, abs=1e-4)
-    pred = m.predict([TEXT], explain=True)[0]
+    pred = m.predict([TEXT], explain=True, max_concepts=100)[0]
     assert any(abs(e.ablation_delta) > 1e-4 for e in pred.entities)  # removing a mention removes its vote
+    # the concept votes for the predicted label add up to the head's centred logit for it
+    with torch.no_grad():
+        bag = m.concept_bag(tensors["entity_ids"], tensors["entity_priors"])[0]
+    y = m.config.label2id[pred.label]
+    assert sum(c["vote"] for c in pred.concepts) == pytest.approx(float(bag[y] - bag.mean()), abs=1e-4)
+    labels = {c["label"] for c in pred.concepts}
+    assert {"atrial fibrillation", "arrhythmia", "heart disease", "disease", "seizure"} <= labels
+    assert [abs(c["vote"]) for c in pred.concepts] == sorted((abs(c["vote"]) for c in pred.concepts), reverse=True)
+    assert len(m.predict([TEXT], explain=True, max_concepts=2)[0].concepts) == 2
+    assert m.predict([TEXT])[0].concepts == []  # only explained predictions carry them
+    from kgenhance.htmlview import predictions_html
+
+    page = predictions_html([pred], m.linker.graph)
+    assert "Concept votes for" in page and "arrhythmia" in page
 
 
 def test_swap_delta_replaces_the_candidates_by_the_runner_up(model):

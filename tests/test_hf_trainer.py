@@ -20,12 +20,12 @@ from kgenhance.train.hf import KnowledgeDataCollator, compute_classification_met
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny_model(tiny_graph, tiny_backbone):
+def tiny_model(tiny_graph, tiny_backbone, **options):
     emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8, generator=torch.Generator().manual_seed(0)),
                            tiny_graph.content_hash)
     torch.manual_seed(0)
     model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["cardio", "neuro"], emb, graph=tiny_graph,
-                                                   knowledge_dim=16)
+                                                   knowledge_dim=16, **options)
     return model.attach(linker=EntityLinker(tiny_graph))
 
 
@@ -81,6 +81,27 @@ def test_trainer_trains_the_knowledge_layer(tiny_graph, tiny_backbone, tiny_data
     assert not model.entity_embeddings.weight.requires_grad
     scores = trainer.evaluate()
     assert {"eval_accuracy", "eval_macro_f1", "eval_loss"} <= set(scores)
+
+
+def test_trainer_gives_each_part_its_learning_rate(tiny_graph, tiny_backbone, tiny_data, tmp_path):
+    from transformers import TrainingArguments
+
+    model = tiny_model(tiny_graph, tiny_backbone, concept_bag=True)
+    args = TrainingArguments(output_dir=str(tmp_path / "t"), max_steps=2, per_device_train_batch_size=8,
+                             learning_rate=2e-5, report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True,
+                             lr_scheduler_type="constant")
+    train, val = tiny_data
+    trainer = knowledge_trainer(model, args, rows(train), rows(val), knowledge_learning_rate=1e-4,
+                                concept_learning_rate=5e-2)
+    trainer.train()
+    lr_of = {id(p): g["lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert lr_of[id(model.encoder.embeddings.word_embeddings.weight)] == 2e-5
+    assert lr_of[id(model.classifier.weight)] == 1e-3 and lr_of[id(model.knowledge.up.weight)] == 1e-4
+    assert lr_of[id(model.concept_bag.weight)] == 5e-2
+    assert float(model.concept_bag.weight.detach().abs().sum()) > 0  # the concept bag learned
+    plain = knowledge_trainer(tiny_model(tiny_graph, tiny_backbone), args, rows(train), head_learning_rate=None)
+    plain.create_optimizer()
+    assert {g["lr"] for g in plain.optimizer.param_groups} == {2e-5}  # a plain Trainer's single rate
 
 
 def test_two_processes_gloo(tiny_ttl_session, tiny_backbone, tiny_data, tmp_path):

@@ -72,5 +72,24 @@ class ConceptBag(nn.Module):
         scale = w.sum(-1, keepdim=True).clamp(min=1.0).rsqrt()  # (B, 1)
         return ((w * scale).unsqueeze(-1) * self.weight[ids]).sum(1)
 
+    @torch.no_grad()
+    def votes(self, entity_ids: Tensor, entity_priors: Tensor, labels: Tensor) -> list[list[tuple[int, float]]]:
+        """Per text, each concept's vote for that text's label in `labels` (B,), largest |vote| first.
+
+        A vote is the concept's share of the head's logits, centred over the labels (softmax
+        ignores what every label gets alike): w · (W[c, y] − mean_k W[c, k]) / √|set|. A
+        text's votes add up to its head's centred logit for y. Ids are 1-based entity ids.
+        """
+        ids, w = self.concepts(entity_ids, entity_priors)
+        scale = w.sum(-1, keepdim=True).clamp(min=1.0).rsqrt()
+        table = self.weight[ids]  # (B, K, L)
+        centred = table.gather(-1, labels.view(-1, 1, 1).expand(-1, ids.shape[1], 1)).squeeze(-1) - table.mean(-1)
+        vote = (w * scale * centred).cpu()
+        out = []
+        for row_ids, row_w, row_vote in zip(ids.cpu().tolist(), w.cpu().tolist(), vote.tolist()):
+            row = [(i, v) for i, weight, v in zip(row_ids, row_w, row_vote) if i > 0 and weight > 0]
+            out.append(sorted(row, key=lambda iv: -abs(iv[1])))
+        return out
+
 
 __all__ = ["ConceptBag"]

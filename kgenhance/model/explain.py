@@ -85,14 +85,20 @@ class Prediction:
     probabilities: dict[str, float]
     entities: list[EntityEvidence] = field(default_factory=list)
     truncated: bool = False  # the text was longer than the model reads (max_seq_length word pieces)
+    # with a concept-bag head and `explain`: the concepts (linked entities and their ancestors)
+    # that voted, strongest first, each {"entity", "label", "vote"} (`ConceptBag.votes`)
+    concepts: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "text": self.text,
             "label": self.label,
             "probabilities": {k: round(v, 6) for k, v in self.probabilities.items()},
             "entities": [e.to_dict() for e in self.entities],
         }
+        if self.concepts:
+            out["concepts"] = self.concepts
+        return out
 
 
 def _max_length(model: "KnowledgeAwareClassifier") -> int:
@@ -118,13 +124,15 @@ def predict(
     warn_truncated: bool = True,
     attribution_steps: int = 1,
     ablation: bool = True,
+    max_concepts: int = 10,
 ) -> list[Prediction]:
     """Run `model` over `texts` in batches (eval mode, on the model's device).
 
     With `explain`, every linked entity comes with its attention weight, its attribution
     (gradient × input, or integrated gradients with `attribution_steps` > 1), its ablation
     and swap deltas (skipped when `ablation` is False: one extra forward pass per mention)
-    and its path to the ontology's root. Texts longer than the model's window are read (and
+    and its path to the ontology's root; with a concept-bag head, the `max_concepts` strongest
+    concept votes for the predicted label. Texts longer than the model's window are read (and
     linked) up to it; `truncated` marks them, and one warning says how many there were
     unless `warn_truncated` is off.
     """
@@ -161,6 +169,10 @@ def predict(
                     model, inputs, target.to(device), probs.gather(1, target[:, None]).squeeze(1),
                     steps=attribution_steps, ablation=ablation, batch_size=batch_size,
                 )
+            votes = None
+            bag = getattr(model, "concept_bag", None)
+            if explain and bag is not None and "entity_ids" in inputs:
+                votes = bag.votes(inputs["entity_ids"], inputs["entity_priors"], probs.argmax(-1).to(device))
             for j, text in enumerate(chunk):
                 p = probs[j]
                 pred = Prediction(
@@ -200,6 +212,12 @@ def predict(
                                 path=_path(graph, mention.entity),
                             )
                         )
+                if votes is not None:
+                    pred.concepts = [
+                        {"entity": graph.entities[c - 1].iri, "label": graph.entities[c - 1].display_label,
+                         "vote": round(v, 6)}
+                        for c, v in votes[j][:max_concepts]
+                    ] if graph is not None else []
                 out.append(pred)
     finally:
         model.train(was_training)

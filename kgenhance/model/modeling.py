@@ -387,6 +387,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         warn_truncated: bool = True,
         attribution_steps: int = 1,
         ablation: bool = True,
+        max_concepts: int = 10,
     ) -> list["Prediction"]:
         """Label and class probabilities per text; with `explain`, each linked entity's evidence.
 
@@ -396,7 +397,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
 
         return predict(
             self, texts, explain=explain, batch_size=batch_size, progress=progress, warn_truncated=warn_truncated,
-            attribution_steps=attribution_steps, ablation=ablation,
+            attribution_steps=attribution_steps, ablation=ablation, max_concepts=max_concepts,
         )
 
 

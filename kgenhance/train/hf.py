@@ -102,6 +102,9 @@ def knowledge_trainer(
     linker: "EntityLinker | None" = None,
     text_column: str = "text",
     label_column: str = "label",
+    head_learning_rate: float | None = 1e-3,
+    knowledge_learning_rate: float | None = None,
+    concept_learning_rate: float | None = 3e-2,
     **trainer_kwargs,
 ) -> "Trainer":
     """A `transformers.Trainer` set up for a knowledge-aware classifier.
@@ -110,15 +113,37 @@ def knowledge_trainer(
     `label_column` (a `datasets.Dataset`, a list of dicts). The Trainer must keep the text
     column for the collator, so ``args.remove_unused_columns`` is turned off; unused
     parameters are allowed under DDP (a batch without mentions leaves the knowledge layer
-    out of the graph).
+    out of the graph). The optimizer (the one `args` names) gets `train_classifier`'s
+    parameter groups: ``args.learning_rate`` for the encoder, `head_learning_rate` for the
+    head, `knowledge_learning_rate` (default: the head's) for the knowledge layer and
+    `concept_learning_rate` for a concept bag; ``head_learning_rate=None`` trains everything
+    at ``args.learning_rate`` as a plain Trainer does.
     """
     from transformers import Trainer
+
+    from .trainer import TrainingConfig, _param_groups
+
+    class KnowledgeTrainer(Trainer):
+        def create_optimizer(self, model=None):  # noqa: D102 - Trainer's hook, with our groups
+            if self.optimizer is not None or head_learning_rate is None:
+                return super().create_optimizer(model) if model is not None else super().create_optimizer()
+            opt_model = self.model if model is None else model
+            cfg = TrainingConfig(
+                learning_rate=self.args.learning_rate, weight_decay=self.args.weight_decay,
+                head_learning_rate=head_learning_rate, knowledge_learning_rate=knowledge_learning_rate,
+                concept_learning_rate=concept_learning_rate if concept_learning_rate is not None
+                else self.args.learning_rate,
+            )
+            cfg.validate()
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            self.optimizer = optimizer_cls(_param_groups(opt_model, cfg), **optimizer_kwargs)
+            return self.optimizer
 
     args.remove_unused_columns = False
     if getattr(args, "ddp_find_unused_parameters", None) is None:
         args.ddp_find_unused_parameters = True
     trainer_kwargs.setdefault("compute_metrics", compute_classification_metrics)
-    return Trainer(
+    return KnowledgeTrainer(
         model=model,
         args=args,
         train_dataset=train_dataset,

@@ -44,7 +44,7 @@ class TrainingConfig:
     learning_rate: float = 5e-5  # encoder (or LoRA) parameters
     head_learning_rate: float = 1e-3  # the new layers: knowledge attention and classification head
     knowledge_learning_rate: float | None = None  # the knowledge layer and hierarchy features (None: head rate)
-    concept_learning_rate: float = 1e-2  # the bag-of-concepts head's weights (sparse: each sees few examples)
+    concept_learning_rate: float = 3e-2  # the bag-of-concepts head's weights (sparse: each sees few examples)
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 128
