@@ -180,18 +180,15 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             with torch.no_grad():
                 model.entity_embeddings.weight[0].zero_()
                 model.entity_embeddings.weight[1:].copy_(embeddings.vectors)
-        if model.hierarchy is not None:
-            if graph is None:
-                raise ModelError("hierarchy_dim > 0 needs the graph (from_backbone(..., graph=graph))")
+        for module, setting, depth in ((model.hierarchy, "hierarchy_dim > 0", config.max_ancestors),
+                                       (model.concept_bag, "concept_bag", config.concept_ancestors)):
+            if module is None:
+                continue
+            if graph is None:  # the class hierarchy gives each entity's ancestors
+                raise ModelError(f"{setting} needs the graph (from_backbone(..., graph=graph))")
             if embeddings is not None and graph.content_hash != embeddings.graph_hash:
                 raise ModelError("the graph is not the graph of these entity embeddings")
-            model.hierarchy.set_ancestors(ancestor_table(graph, config.max_ancestors))
-        if model.concept_bag is not None:
-            if graph is None:
-                raise ModelError("concept_bag needs the graph (from_backbone(..., graph=graph))")
-            if embeddings is not None and graph.content_hash != embeddings.graph_hash:
-                raise ModelError("the graph is not the graph of these entity embeddings")
-            model.concept_bag.set_ancestors(ancestor_table(graph, config.concept_ancestors))
+            module.set_ancestors(ancestor_table(graph, depth))
         model.tokenizer = load_tokenizer(path)
         return model
 
