@@ -33,6 +33,7 @@ VARIANTS = {
     "kar + gate + hierarchy 64": {"fusion": "kar", "knowledge_gate": True, "hierarchy_dim": 64},
     "ernie": {"fusion": "ernie"},
     "ernie + gate + hierarchy 64": {"fusion": "ernie", "knowledge_gate": True, "hierarchy_dim": 64},
+    "kar + concept bag": {"fusion": "kar", "concept_bag": True},
 }
 
 
@@ -56,6 +57,8 @@ def main() -> None:
     ap.add_argument("--backbone", default=None, help="local encoder directory (default: all-MiniLM-L6-v2)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--bf16", action="store_true", help="bfloat16 autocast (train and inference)")
+    ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), metavar="NAME",
+                    help="which variants to time (the plain baseline is always timed)")
     args = ap.parse_args()
     device = torch.device(args.device)
     autocast = (lambda: torch.autocast(device.type, dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
@@ -70,7 +73,8 @@ def main() -> None:
 
     runs = []  # (name, train_step, infer, trainable, mentions)
     backbone_params = None
-    for name, options in VARIANTS.items():
+    chosen = {"plain (baseline)": None} | {n: VARIANTS[n] for n in args.variants}
+    for name, options in chosen.items():
         model = KnowledgeAwareClassifier.from_backbone(args.backbone, labels, emb if options else None,
                                                        use_knowledge=options is not None, graph=graph,
                                                        **(options or {}))
