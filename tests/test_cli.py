@@ -324,6 +324,12 @@ def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbon
     assert json.loads((model_dir / "metrics.json").read_text())["settings"]["concept_learning_rate"] == 0.05
     code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text", "atrial fibrillation", "--json")
     assert code == 0, err and json.loads(out)[0]["label"]
+    assert "concepts" not in json.loads(out)[0]
+    code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text", "atrial fibrillation",
+                         "--explain", "--json")
+    assert code == 0, err
+    voted = {c["label"] for c in json.loads(out)[0]["concepts"]}
+    assert {"atrial fibrillation", "arrhythmia", "disease"} <= voted  # the entity and its ancestors
     code, _, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
                        "--out", str(tmp_path / "x"), "--backbone", str(tiny_backbone), "--entity-text-visibility")
     assert code != 0 and "--entity-text" in err
