@@ -2,6 +2,7 @@
 
 from .adapter import apply_lora, is_adapter, load_adapter, save_adapter
 from .backbone import DEFAULT_BACKBONE, resolve_backbone
+from .concept_bag import ConceptBag
 from .configuration import KnowledgeAwareConfig
 from .explain import EntityEvidence, Prediction, predict
 from .inputs import EncodedBatch, KnowledgeCollator
@@ -13,6 +14,7 @@ from .modeling import KnowledgeAwareClassifier, KnowledgeClassifierOutput, regis
 register_auto_classes()
 
 __all__ = [
+    "ConceptBag",
     "DEFAULT_BACKBONE",
     "EncodedBatch",
     "EntityEvidence",
