@@ -17,8 +17,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from .hierarchy import AncestorModule
 
-class ConceptBag(nn.Module):
+
+class ConceptBag(AncestorModule):
     """(B, M, C) candidate ids + priors → (B, L) logits from the ancestor-closed concept set.
 
     Args:
@@ -29,16 +31,9 @@ class ConceptBag(nn.Module):
     """
 
     def __init__(self, num_entities: int, num_labels: int, max_ancestors: int):
-        super().__init__()
+        super().__init__(num_entities, max_ancestors)
         self.weight = nn.Parameter(torch.zeros(num_entities + 1, num_labels))
         self._kgenhance_zero_init = True  # the classifier's _init_weights keeps the weights at zero
-        self.register_buffer("ancestors", torch.zeros(num_entities + 1, max_ancestors, dtype=torch.long))
-
-    def set_ancestors(self, table: Tensor) -> None:
-        """Load the (N + 1, A) table from `ancestor_table` (shape checked)."""
-        if tuple(table.shape) != tuple(self.ancestors.shape):
-            raise ValueError(f"ancestor table of shape {tuple(table.shape)}, expected {tuple(self.ancestors.shape)}")
-        self.ancestors.copy_(table)
 
     def concepts(self, entity_ids: Tensor, entity_priors: Tensor,
                  presence: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -66,11 +61,16 @@ class ConceptBag(nn.Module):
         unique_w = unique_w * (unique_ids > 0)
         return unique_ids, unique_w
 
+    def scaled_concepts(self, entity_ids: Tensor, entity_priors: Tensor,
+                        presence: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """`concepts`, with the weights divided by √(the set's total weight): what each concept contributes."""
+        ids, w = self.concepts(entity_ids, entity_priors, presence)
+        return ids, w * w.sum(-1, keepdim=True).clamp(min=1.0).rsqrt()
+
     def forward(self, entity_ids: Tensor, entity_priors: Tensor, presence: Tensor | None = None) -> Tensor:
         """(B, L) logits to add to the classifier's: Σ over the concept set of its weights, / √|set|."""
-        ids, w = self.concepts(entity_ids, entity_priors, presence)
-        scale = w.sum(-1, keepdim=True).clamp(min=1.0).rsqrt()  # (B, 1)
-        return ((w * scale).unsqueeze(-1) * self.weight[ids]).sum(1)
+        ids, w = self.scaled_concepts(entity_ids, entity_priors, presence)
+        return (w.unsqueeze(-1) * self.weight[ids]).sum(1)
 
     @torch.no_grad()
     def votes(self, entity_ids: Tensor, entity_priors: Tensor, labels: Tensor) -> list[list[tuple[int, float]]]:
@@ -80,11 +80,10 @@ class ConceptBag(nn.Module):
         ignores what every label gets alike): w · (W[c, y] − mean_k W[c, k]) / √|set|. A
         text's votes add up to its head's centred logit for y. Ids are 1-based entity ids.
         """
-        ids, w = self.concepts(entity_ids, entity_priors)
-        scale = w.sum(-1, keepdim=True).clamp(min=1.0).rsqrt()
+        ids, w = self.scaled_concepts(entity_ids, entity_priors)
         table = self.weight[ids]  # (B, K, L)
         centred = table.gather(-1, labels.view(-1, 1, 1).expand(-1, ids.shape[1], 1)).squeeze(-1) - table.mean(-1)
-        vote = (w * scale * centred).cpu()
+        vote = (w * centred).cpu()
         out = []
         for row_ids, row_w, row_vote in zip(ids.cpu().tolist(), w.cpu().tolist(), vote.tolist()):
             row = [(i, v) for i, weight, v in zip(row_ids, row_w, row_vote) if i > 0 and weight > 0]

@@ -48,15 +48,12 @@ def ancestor_table(graph: "KnowledgeGraph", max_ancestors: int = 16) -> Tensor:
     return torch.from_numpy(table)
 
 
-class HierarchyEmbedding(nn.Module):
-    """Mean of trainable vectors over an entity and its ancestors (B, M, C) → (B, M, C, dim)."""
+class AncestorModule(nn.Module):
+    """A module that reads each entity's ancestors: holds the (N + 1, A) `ancestor_table` as a buffer
+    (saved with the model's weights)."""
 
-    def __init__(self, num_entities: int, dim: int, max_ancestors: int):
+    def __init__(self, num_entities: int, max_ancestors: int):
         super().__init__()
-        self.table = nn.Embedding(num_entities + 1, dim, padding_idx=0)
-        nn.init.normal_(self.table.weight, std=0.1)
-        with torch.no_grad():
-            self.table.weight[0].zero_()
         self.register_buffer("ancestors", torch.zeros(num_entities + 1, max_ancestors, dtype=torch.long))
 
     def set_ancestors(self, table: Tensor) -> None:
@@ -64,6 +61,17 @@ class HierarchyEmbedding(nn.Module):
         if tuple(table.shape) != tuple(self.ancestors.shape):
             raise ValueError(f"ancestor table of shape {tuple(table.shape)}, expected {tuple(self.ancestors.shape)}")
         self.ancestors.copy_(table)
+
+
+class HierarchyEmbedding(AncestorModule):
+    """Mean of trainable vectors over an entity and its ancestors (B, M, C) → (B, M, C, dim)."""
+
+    def __init__(self, num_entities: int, dim: int, max_ancestors: int):
+        super().__init__(num_entities, max_ancestors)
+        self.table = nn.Embedding(num_entities + 1, dim, padding_idx=0)
+        nn.init.normal_(self.table.weight, std=0.1)
+        with torch.no_grad():
+            self.table.weight[0].zero_()
 
     def forward(self, entity_ids: Tensor) -> Tensor:
         anc = self.ancestors[entity_ids]  # (..., A)

@@ -16,6 +16,7 @@ import torch
 
 from ..model.inputs import KnowledgeCollator
 from .metrics import classification_metrics
+from .trainer import TrainingConfig, _param_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import Trainer, TrainingArguments
@@ -102,9 +103,9 @@ def knowledge_trainer(
     linker: "EntityLinker | None" = None,
     text_column: str = "text",
     label_column: str = "label",
-    head_learning_rate: float | None = 1e-3,
-    knowledge_learning_rate: float | None = None,
-    concept_learning_rate: float | None = 3e-2,
+    head_learning_rate: float | None = TrainingConfig.head_learning_rate,
+    knowledge_learning_rate: float | None = TrainingConfig.knowledge_learning_rate,
+    concept_learning_rate: float = TrainingConfig.concept_learning_rate,
     **trainer_kwargs,
 ) -> "Trainer":
     """A `transformers.Trainer` set up for a knowledge-aware classifier.
@@ -121,18 +122,16 @@ def knowledge_trainer(
     """
     from transformers import Trainer
 
-    from .trainer import TrainingConfig, _param_groups
-
     class KnowledgeTrainer(Trainer):
-        def create_optimizer(self, model=None):  # noqa: D102 - Trainer's hook, with our groups
+        def create_optimizer(self, *args, **kwargs):  # noqa: D102 - Trainer's hook, with our groups
             if self.optimizer is not None or head_learning_rate is None:
-                return super().create_optimizer(model) if model is not None else super().create_optimizer()
-            opt_model = self.model if model is None else model
+                return super().create_optimizer(*args, **kwargs)
+            opt_model = args[0] if args else kwargs.get("model")
+            opt_model = self.model if opt_model is None else opt_model
             cfg = TrainingConfig(
                 learning_rate=self.args.learning_rate, weight_decay=self.args.weight_decay,
                 head_learning_rate=head_learning_rate, knowledge_learning_rate=knowledge_learning_rate,
-                concept_learning_rate=concept_learning_rate if concept_learning_rate is not None
-                else self.args.learning_rate,
+                concept_learning_rate=concept_learning_rate,
             )
             cfg.validate()
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
