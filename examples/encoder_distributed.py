@@ -66,6 +66,8 @@ def main() -> None:
                        "hits@10": m["hits@10"], "epochs_run": m["epochs_run"], "seconds": m["seconds"]}
             (args.out / "summary.json").write_text(json.dumps(summary, indent=1))
             print(json.dumps(summary))
+        if distributed:  # leave together: a rank tearing gloo down while another still writes can abort
+            torch.distributed.barrier()
     finally:
         if distributed:
             torch.distributed.destroy_process_group()
