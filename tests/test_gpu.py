@@ -102,3 +102,25 @@ def test_mention_detector_trains_and_detects_on_the_gpu(tiny_backbone, tmp_path)
     assert back.detect(["the child had arrhythmia and seizures"]) == [found]
     cpu = MentionDetector.load(tmp_path / "det", device="cpu")
     assert [(s.start, s.end) for s in cpu.detect(["the child had arrhythmia and seizures"])[0]] == [(14, 24), (29, 37)]
+
+
+def test_compiled_knowledge_on_the_gpu_matches_eager_in_bf16(tiny_graph, tiny_backbone):
+    model = _model(tiny_graph, tiny_backbone, knowledge_gate=True, hierarchy_dim=8, concept_bag=True).cuda()
+    torch.nn.init.normal_(model.knowledge.up.weight, std=0.5)
+    torch.nn.init.normal_(model.concept_bag.weight, std=0.5)
+    collate = KnowledgeCollator.for_model(model, model.linker)
+    batches = [{k: v.cuda() for k, v in collate(texts, labels=[0] * len(texts)).tensors.items()}
+               for texts in (["the patient had atrial fibrillation and seizures", "recurrent seizures in the child"],
+                             ["no findings"] * 3)]  # the second batch has no mention: the layer runs, adds nothing
+    model.eval()
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        eager = [model(**b).logits.float() for b in batches]
+        model.compile_knowledge()
+        compiled = [model(**b).logits.float() for b in batches]
+    for a, b in zip(eager, compiled):
+        torch.testing.assert_close(a, b, atol=3e-2, rtol=3e-2)
+    model.train()
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        out = model(**batches[0])
+    out.loss.backward()
+    assert float(model.knowledge.down.weight.grad.abs().sum()) > 0
