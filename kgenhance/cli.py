@@ -167,16 +167,25 @@ ConceptBagOpt = typer.Option(
 )
 ConceptLROpt = typer.Option(3e-2, "--concept-learning-rate", help="Learning rate of the bag-of-concepts head's weights.")
 VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT visibility: appended names are seen only by their own mention's word pieces.")
+PoolNamesOpt = typer.Option(
+    True, "--pool-names/--no-pool-names",
+    help="Whether the appended names' word pieces are part of the classifier's mean pooling (--no-pool-names: the text's only).")
 
 
 def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int],
-                   entity_text: int = 0, visibility: bool = False, concept_bag: bool = False) -> dict:
+                   entity_text: int = 0, visibility: bool = False, concept_bag: bool = False,
+                   pool_names: bool = True) -> dict:
     options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim,
                      "entity_text": entity_text}
     if concept_bag:
         options["concept_bag"] = True
     if visibility:
         options["entity_text_visibility"] = True
+    if not pool_names:
+        if not entity_text:
+            raise typer.BadParameter("--no-pool-names needs --entity-text N (the names it leaves out)",
+                                     param_hint="--no-pool-names")
+        options["entity_text_pooling"] = False
     if knowledge_layer is not None:
         options["knowledge_layer"] = knowledge_layer
     return options
@@ -458,6 +467,7 @@ def train(
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
     entity_text_visibility: bool = VisibilityOpt,
+    pool_names: bool = PoolNamesOpt,
     concept_bag: bool = ConceptBagOpt,
     concept_learning_rate: float = ConceptLROpt,
     prefix_length: int = PrefixOpt,
@@ -514,7 +524,7 @@ def train(
         ),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, seed=seed, encoder=gnn),
         model_options=None if no_knowledge else _model_options(
-            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag),
+            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag, pool_names),
         progress=_progress(),
     )
     m = result.metrics
@@ -593,6 +603,7 @@ def compare(
     knowledge_layer: Optional[int] = KnowledgeLayerOpt,
     entity_text: int = EntityTextOpt,
     entity_text_visibility: bool = VisibilityOpt,
+    pool_names: bool = PoolNamesOpt,
     concept_bag: bool = ConceptBagOpt,
     concept_learning_rate: float = ConceptLROpt,
     prefix_length: int = PrefixOpt,
@@ -638,7 +649,7 @@ def compare(
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, encoder=gnn),
         model_options=_model_options(
-            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag),
+            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag, pool_names),
         save_models=save_models, progress=_progress(),
     )
     if as_json:

@@ -316,11 +316,12 @@ def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbon
                          "--out", str(model_dir), "--backbone", str(tiny_backbone), "--epochs", "1",
                          "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--fusion", "ernie",
                          "--gate", "--entity-text", "2", "--entity-text-visibility", "--gnn", "compgcn",
-                         "--concept-bag", "--concept-learning-rate", "0.05")
+                         "--concept-bag", "--concept-learning-rate", "0.05", "--no-pool-names")
     assert code == 0, err
     saved = json.loads((model_dir / "config.json").read_text())
     assert saved["fusion"] == "ernie" and saved["knowledge_gate"] and saved["entity_text"] == 2
     assert saved["entity_text_visibility"] is True and saved["concept_bag"] is True
+    assert saved["entity_text_pooling"] is False
     assert json.loads((model_dir / "metrics.json").read_text())["settings"]["concept_learning_rate"] == 0.05
     code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text", "atrial fibrillation", "--json")
     assert code == 0, err and json.loads(out)[0]["label"]
@@ -332,4 +333,7 @@ def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbon
     assert {"atrial fibrillation", "arrhythmia", "disease"} <= voted  # the entity and its ancestors
     code, _, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
                        "--out", str(tmp_path / "x"), "--backbone", str(tiny_backbone), "--entity-text-visibility")
+    assert code != 0 and "--entity-text" in err
+    code, _, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
+                       "--out", str(tmp_path / "x"), "--backbone", str(tiny_backbone), "--no-pool-names")
     assert code != 0 and "--entity-text" in err

@@ -374,6 +374,40 @@ def test_entity_text_segment_names_entities_and_their_ancestors(tiny_setup, tmp_
     assert torch.equal(again.tensors["input_ids"], batch.tensors["input_ids"])
 
 
+def test_names_segment_can_be_left_out_of_pooling(tiny_setup, tmp_path):
+    graph, emb, linker, backbone = tiny_setup
+    torch.manual_seed(3)
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, entity_text=3,
+                                                   entity_text_pooling=False).attach(linker=linker).eval()
+    batch = KnowledgeCollator.for_model(model)(texts()).tensors
+    names = batch["names_mask"]
+    ids, types = batch["input_ids"], batch["token_type_ids"]
+    sep = model.tokenizer.sep_token_id
+    # the names segment: second-segment word pieces, without its closing [SEP]
+    assert torch.equal(names.bool(), (types == 1) & (ids != sep) & batch["attention_mask"].bool())
+    assert int(names[0].sum()) > 0 and int(names[1].sum()) == 0  # the second text links nothing
+    with torch.no_grad():
+        out = model(**batch).logits
+        hidden = {}
+        handle = model.classifier.register_forward_hook(lambda m, a, o: hidden.setdefault("pooled", a[0]))
+        model(**batch)
+        handle.remove()
+        states = model.encoder(input_ids=ids, attention_mask=batch["attention_mask"],
+                               token_type_ids=types).last_hidden_state  # untrained layer: identity
+    keep = (batch["attention_mask"] * (1 - names)).unsqueeze(-1).float()
+    torch.testing.assert_close(hidden["pooled"], (states * keep).sum(1) / keep.sum(1))
+    model.config.entity_text_pooling = True  # the names back in: the first text's logits change, not the second's
+    with torch.no_grad():
+        pooled_all = model(**batch).logits
+    assert not torch.allclose(pooled_all[0], out[0]) and torch.allclose(pooled_all[1], out[1])
+    model.config.entity_text_pooling = False
+    model.save_pretrained(tmp_path / "m")
+    back = KnowledgeAwareClassifier.from_pretrained(tmp_path / "m").eval()
+    assert back.config.entity_text_pooling is False
+    with torch.no_grad():
+        torch.testing.assert_close(back(**batch).logits, out)
+
+
 def test_entity_text_visibility_is_kbert(tiny_setup, tmp_path):
     graph, emb, linker, backbone = tiny_setup
     model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, entity_text=3, entity_text_ancestors=1,

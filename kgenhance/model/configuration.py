@@ -35,6 +35,9 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text: append the names of this many linked entities (with their nearest
             super-classes) to the input as a second segment (0 = off).
         entity_text_ancestors: super-classes named per entity in that segment.
+        entity_text_pooling: whether that segment's word pieces are part of the mean pooling
+            (False: the classifier pools the text's own word pieces; the names still reach
+            them through self-attention).
         concept_bag: add a bag-of-concepts head — each linked entity and its ``is_a``
             ancestors vote on the label with trainable weights (`ConceptBag`).
         concept_ancestors: concepts per linked entity in that head (itself + nearest ancestors).
@@ -69,6 +72,7 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text: int = 0,
         entity_text_ancestors: int = 2,
         entity_text_visibility: bool = False,
+        entity_text_pooling: bool = True,
         concept_bag: bool = False,
         concept_ancestors: int = 32,
         prefix_length: int = 0,
@@ -104,6 +108,7 @@ class KnowledgeAwareConfig(PretrainedConfig):
         if entity_text_visibility and not entity_text:
             raise ConfigError("entity_text_visibility needs entity_text > 0 (--entity-text N): the names it applies to")
         self.entity_text_visibility = bool(entity_text_visibility)
+        self.entity_text_pooling = bool(entity_text_pooling)
         if concept_ancestors < 1:
             raise ConfigError(f"concept_ancestors must be ≥ 1, not {concept_ancestors}")
         self.concept_bag = bool(concept_bag)

@@ -146,6 +146,9 @@ class KnowledgeCollator:
             for i in range(len(offsets)):
                 offsets[i] = [o if sid == 0 else (0, 0) for o, sid in zip(offsets[i], enc.sequence_ids(i))]
         tensors = dict(enc)
+        if pairs is not None:  # 1 where a word piece belongs to the appended names (pooling may leave them out)
+            tensors["names_mask"] = torch.tensor(
+                [[int(sid == 1) for sid in enc.sequence_ids(i)] for i in range(len(texts))], dtype=torch.long)
         if labels is not None:
             tensors["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
         kept: list[list[Mention]] = [[] for _ in texts]

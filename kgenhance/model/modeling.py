@@ -310,6 +310,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         entity_embeds: Tensor | None = None,
         visibility_mask: Tensor | None = None,
         mention_presence: Tensor | None = None,
+        names_mask: Tensor | None = None,
         **kwargs,
     ) -> KnowledgeClassifierOutput:
         """Classify a batch; entity_* tensors come from `KnowledgeCollator` (see there for shapes).
@@ -318,7 +319,9 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         (explanations take gradients with respect to it). `visibility_mask` (B, T, T), True
         where word piece i may attend to j, replaces the encoder's padding mask (K-BERT).
         `mention_presence` (B, M) in [0, 1] scales each mention's vote in the concept bag
-        (explanations integrate over it); 1 when not given.
+        (explanations integrate over it); 1 when not given. `names_mask` (B, T), 1 on the
+        appended entity-names segment's word pieces, leaves them out of the mean pooling
+        when the config's `entity_text_pooling` is False.
         """
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
@@ -355,7 +358,10 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         if self.config.pooling == "cls":
             pooled = hidden[:, 0]
         else:
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            mask = attention_mask
+            if names_mask is not None and not getattr(self.config, "entity_text_pooling", True):
+                mask = mask * (1 - names_mask)
+            mask = mask.unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
         logits = self.classifier(self.dropout(pooled))
         if self.concept_bag is not None and entity_ids is not None and entity_ids.numel() > 0:
