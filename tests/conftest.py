@@ -154,6 +154,23 @@ def make_tiny_backbone(directory: Path, model_type: str = "bert") -> Path:
     return directory
 
 
+def tiny_knowledge_model(graph, backbone: Path, labels=("cardio", "neuro"), **options):
+    """A knowledge-aware classifier on the tiny backbone: seeded random 8-d entity embeddings,
+    a 16-wide knowledge layer, the graph's linker attached; `options` go to `from_backbone`."""
+    import torch
+
+    from kgenhance.encode import EntityEmbeddings
+    from kgenhance.link import EntityLinker
+    from kgenhance.model import KnowledgeAwareClassifier
+
+    emb = EntityEmbeddings(torch.randn(len(graph), 8, generator=torch.Generator().manual_seed(0)),
+                           graph.content_hash)
+    torch.manual_seed(0)
+    model = KnowledgeAwareClassifier.from_backbone(str(backbone), list(labels), emb, graph=graph,
+                                                   knowledge_dim=16, **options)
+    return model.attach(linker=EntityLinker(graph))
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     return make_tiny_backbone(tmp_path_factory.mktemp("tiny-bert"))

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kgenhance.encode import EntityEmbeddings
-from kgenhance.link import EntityLinker
 from kgenhance.model import KnowledgeAttention, KnowledgeAwareClassifier, KnowledgeCollator
 from kgenhance.model.mention_fusion import MentionFusion
 
+from conftest import tiny_knowledge_model
 from test_model import layer_inputs
 
 VARIANTS = {
@@ -23,15 +22,11 @@ TEXTS = ["the patient had atrial fibrillation and seizures", "no findings"]
 
 
 def _model(tiny_graph, tiny_backbone, **options) -> KnowledgeAwareClassifier:
-    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8, generator=torch.Generator().manual_seed(0)),
-                           tiny_graph.content_hash)
-    torch.manual_seed(0)
-    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb, graph=tiny_graph,
-                                                   knowledge_dim=16, **options)
+    model = tiny_knowledge_model(tiny_graph, tiny_backbone, **options)
     torch.nn.init.normal_(model.knowledge.up.weight, std=0.5)  # a layer that changes the hidden states
     if model.concept_bag is not None:
         torch.nn.init.normal_(model.concept_bag.weight, std=0.5)
-    return model.attach(linker=EntityLinker(tiny_graph))
+    return model
 
 
 @pytest.mark.parametrize("layer", ["kar", "ernie"])

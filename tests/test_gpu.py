@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from kgenhance.encode import EncoderConfig, EntityEmbeddings
-from kgenhance.link import EntityLinker
+from kgenhance.encode import EncoderConfig
 from kgenhance.model import KnowledgeAwareClassifier, KnowledgeCollator
 from kgenhance.train import TrainingConfig, load_examples, train_classifier
+
+from conftest import tiny_knowledge_model
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -23,12 +24,7 @@ VARIANTS = {
 
 
 def _model(tiny_graph, tiny_backbone, **options) -> KnowledgeAwareClassifier:
-    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8, generator=torch.Generator().manual_seed(0)),
-                           tiny_graph.content_hash)
-    torch.manual_seed(0)
-    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["cardio", "neuro"], emb, graph=tiny_graph,
-                                                   knowledge_dim=16, **options)
-    return model.attach(linker=EntityLinker(tiny_graph))
+    return tiny_knowledge_model(tiny_graph, tiny_backbone, **options)
 
 
 @pytest.mark.parametrize("variant", list(VARIANTS))
