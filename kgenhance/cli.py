@@ -182,9 +182,6 @@ def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer:
     if visibility:
         options["entity_text_visibility"] = True
     if not pool_names:
-        if not entity_text:
-            raise typer.BadParameter("--no-pool-names needs --entity-text N (the names it leaves out)",
-                                     param_hint="--no-pool-names")
         options["entity_text_pooling"] = False
     if knowledge_layer is not None:
         options["knowledge_layer"] = knowledge_layer

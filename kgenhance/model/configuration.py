@@ -108,6 +108,9 @@ class KnowledgeAwareConfig(PretrainedConfig):
         if entity_text_visibility and not entity_text:
             raise ConfigError("entity_text_visibility needs entity_text > 0 (--entity-text N): the names it applies to")
         self.entity_text_visibility = bool(entity_text_visibility)
+        if not entity_text_pooling and not entity_text:
+            raise ConfigError("entity_text_pooling=False (--no-pool-names) needs entity_text > 0 (--entity-text N): "
+                              "the names it leaves out")
         self.entity_text_pooling = bool(entity_text_pooling)
         if concept_ancestors < 1:
             raise ConfigError(f"concept_ancestors must be ≥ 1, not {concept_ancestors}")
