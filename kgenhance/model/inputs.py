@@ -141,14 +141,16 @@ class KnowledgeCollator:
             return_tensors="pt",
         )
         raw_offsets = enc.pop("offset_mapping").tolist()  # the names segment's offsets are kept here
-        offsets = list(raw_offsets)
-        if pairs is not None:  # word pieces of the appended segment are not in the text: no offsets
-            for i in range(len(offsets)):
-                offsets[i] = [o if sid == 0 else (0, 0) for o, sid in zip(offsets[i], enc.sequence_ids(i))]
+        offsets = raw_offsets
         tensors = dict(enc)
-        if pairs is not None:  # 1 where a word piece belongs to the appended names (pooling may leave them out)
-            tensors["names_mask"] = torch.tensor(
-                [[int(sid == 1) for sid in enc.sequence_ids(i)] for i in range(len(texts))], dtype=torch.long)
+        if pairs is not None:
+            segments = [enc.sequence_ids(i) for i in range(len(texts))]
+            # word pieces of the appended segment are not in the text: no offsets
+            offsets = [[o if sid == 0 else (0, 0) for o, sid in zip(offs, sids)]
+                       for offs, sids in zip(raw_offsets, segments)]
+            # 1 where a word piece belongs to the appended names (pooling may leave them out)
+            tensors["names_mask"] = torch.tensor([[int(sid == 1) for sid in sids] for sids in segments],
+                                                 dtype=torch.long)
         if labels is not None:
             tensors["labels"] = torch.as_tensor(list(labels), dtype=torch.long)
         kept: list[list[Mention]] = [[] for _ in texts]
