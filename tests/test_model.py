@@ -275,6 +275,29 @@ def test_fusion_variants_start_as_baseline_train_and_reload(options, tiny_setup,
         assert torch.equal(back.concept_bag.ancestors, kmodel.concept_bag.ancestors)
 
 
+@pytest.mark.parametrize("options", VARIANTS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+def test_knowledge_modules_leave_the_baselines_random_stream_alone(options, tiny_setup):
+    graph, emb, linker, backbone = tiny_setup
+    torch.manual_seed(5)
+    kmodel = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, graph=graph, **options)
+    after_k = torch.get_rng_state()
+    torch.manual_seed(5)
+    base = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], use_knowledge=False)
+    assert torch.equal(after_k, torch.get_rng_state())  # building the knowledge modules drew nothing global
+    kmodel.train(), base.train()  # dropout on (the tiny BERT's is 0.1)
+    batch = KnowledgeCollator(kmodel.tokenizer, linker)(texts(), labels=[0, 1])
+    stream_before = kmodel.knowledge_rng.state.clone()
+    torch.manual_seed(11)
+    out_k = kmodel(**batch.tensors)
+    after_k = torch.get_rng_state()
+    torch.manual_seed(11)
+    out_b = base(**{k: v for k, v in batch.tensors.items() if not k.startswith("entity_")})
+    assert torch.equal(after_k, torch.get_rng_state())
+    # the untrained layer adds nothing and the backbone's dropout masks are the baseline's: same logits
+    torch.testing.assert_close(out_k.logits, out_b.logits)
+    assert not torch.equal(stream_before, kmodel.knowledge_rng.state)  # its own masks came from its stream
+
+
 def test_concept_bag_counts_each_ancestor_once_and_scales_by_the_set_size():
     from kgenhance.model.concept_bag import ConceptBag
 

@@ -29,6 +29,7 @@ from .hierarchy import HierarchyEmbedding, ancestor_table
 from .knowledge_attention import KnowledgeAttention, KnowledgeAttentionOutput
 from .mention_fusion import MentionFusion
 from .prefix import PREFIX_BACKBONES, PrefixEncoder, cache_argument, text_positions
+from .rng import PrivateRandomStream
 
 # backbones whose attention takes a (B, 1, T, T) additive mask as given (K-BERT visibility)
 VISIBILITY_BACKBONES = frozenset({"bert", "roberta", "distilbert"})
@@ -70,6 +71,11 @@ class KnowledgePreTrainedModel(PreTrainedModel):
         if isinstance(module, KnowledgeAttention):
             nn.init.zeros_(module.null_key)
             return
+        stream = getattr(self, "knowledge_rng", None)
+        if stream is not None and id(module) in getattr(self, "_knowledge_module_ids", ()):
+            with stream.use():  # the baseline has no such module: leave the global generator where it is
+                super()._init_weights(module)
+            return
         super()._init_weights(module)
 
 
@@ -106,12 +112,17 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         self.classifier = nn.Linear(hidden, config.num_labels)
         self.hierarchy: HierarchyEmbedding | None = None
         self.concept_bag: ConceptBag | None = None
+        # The knowledge modules' initial weights (in post_init) and, when training on the CPU, their
+        # dropout masks come from a stream of their own, so the global generator — the backbone's
+        # dropout masks — runs exactly as in the baseline (`rng`): paired runs differ by the knowledge.
+        self.knowledge_rng: PrivateRandomStream | None = None
         if config.use_knowledge:
             if config.num_entities < 1:
                 raise ModelError("a knowledge-aware model needs num_entities ≥ 1 (entity embeddings)")
             # Built without advancing the global RNG: post_init then draws the head's weights
             # from the same state as in the baseline, which has no knowledge layer.
             with torch.random.fork_rng(devices=[]):
+                self.knowledge_rng = PrivateRandomStream(int(torch.randint(0, 2**62, (), device="cpu")))
                 self.entity_embeddings = nn.Embedding(config.num_entities + 1, config.entity_dim, padding_idx=0)
                 entity_dim = config.entity_dim + config.hierarchy_dim
                 if config.fusion == "ernie":
@@ -132,6 +143,10 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             self.entity_embeddings.weight.requires_grad_(not config.freeze_entity_embeddings)
             layers = encoder_layers(self.encoder, config.num_backbone_layers)
             layers[config.resolved_knowledge_layer() - 1].register_forward_hook(self._inject_knowledge)
+            self._knowledge_module_ids = frozenset(
+                id(m) for part in (self.entity_embeddings, self.knowledge, self.hierarchy, self.concept_bag)
+                if part is not None for m in part.modules()
+            )
         self.tokenizer = None
         self.linker: EntityLinker | None = None
         self.post_init()
@@ -292,7 +307,12 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         if pending is None:
             return output
         hidden = output[0] if isinstance(output, tuple) else output
-        new_hidden, info = self.knowledge(hidden, **pending)
+        if (self.training and self.knowledge_rng is not None and hidden.device.type == "cpu"
+                and not torch.compiler.is_compiling()):
+            with self.knowledge_rng.use():  # dropout masks of its own (see __init__)
+                new_hidden, info = self.knowledge(hidden, **pending)
+        else:
+            new_hidden, info = self.knowledge(hidden, **pending)
         self._knowledge_out = info
         if isinstance(output, tuple):
             return (new_hidden,) + tuple(output[1:])

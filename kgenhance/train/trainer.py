@@ -259,7 +259,7 @@ def train_classifier(
         optimizer.load_state_dict(ckpt.optimizer_state)
         scheduler.load_state_dict(ckpt.scheduler_state)
         history, best, best_state, log_records = ckpt.history, ckpt.best, ckpt.best_state, ckpt.log
-        restore_random_state(ckpt, order_gen)
+        restore_random_state(ckpt, order_gen, model)
         first_epoch = ckpt.epoch + 1
         log.info("resuming after epoch %d from %s", ckpt.epoch, ckpt_dir)
     bar = None
@@ -329,7 +329,8 @@ def train_classifier(
         if ckpt_dir is not None and epoch < cfg.epochs:
             save_checkpoint(ckpt_dir, key=run_key, epoch=epoch, history=history, best=best, model=trainable,
                             best_state=best_state, optimizer=optimizer, scheduler=scheduler, order_generator=order_gen,
-                            embeddings=embeddings if use_knowledge else None, log=log_records)
+                            embeddings=embeddings if use_knowledge else None, log=log_records,
+                            knowledge_rng=model.knowledge_rng.state if model.knowledge_rng is not None else None)
     if bar is not None:
         bar.close()
     assert best is not None and best_state is not None
