@@ -199,3 +199,33 @@ def test_parameter_groups_give_each_part_its_learning_rate(tiny_backbone, tiny_g
     for name in ("learning_rate", "head_learning_rate", "knowledge_learning_rate", "concept_learning_rate"):
         with pytest.raises(ConfigError, match=name):
             TrainingConfig(**{name: 0.0}).validate()
+
+
+def test_new_modules_gradients_are_clipped_apart_from_the_baselines(tiny_backbone, tiny_graph):
+    from kgenhance.encode import EntityEmbeddings
+    from kgenhance.train.trainer import _clip_sets
+
+    emb = EntityEmbeddings(torch.randn(len(tiny_graph), 8), tiny_graph.content_hash)
+    torch.manual_seed(0)
+    model = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], emb, graph=tiny_graph,
+                                                   concept_bag=True)
+    base = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["a", "b"], use_knowledge=False)
+    sets = _clip_sets(model)
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert [sorted(names[id(p)] for p in s) for s in sets][0] == sorted(n for n, _ in base.named_parameters())
+    assert {names[id(p)] for p in sets[-1]} == {"concept_bag.weight"}
+    assert len(sets) == 3 and any("knowledge.up.weight" in {names[id(p)] for p in s} for s in sets)
+    (only_base,) = _clip_sets(base)  # the baseline is clipped as one set, as before
+    assert len(only_base) == sum(1 for p in base.parameters() if p.requires_grad)
+
+    # a huge gradient in the concept bag does not shrink the encoder's clipped gradient
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 1e-3)
+    model.concept_bag.weight.grad.fill_(1e3)
+    for params in sets:
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+    encoder_grad = model.encoder.embeddings.word_embeddings.weight.grad
+    baseline_norm = torch.sqrt(sum((torch.full_like(p, 1e-3) ** 2).sum() for p in sets[0]))
+    expected = 1e-3 * min(1.0, 1.0 / float(baseline_norm))
+    torch.testing.assert_close(encoder_grad, torch.full_like(encoder_grad, expected))
+    assert float(model.concept_bag.weight.grad.norm()) == pytest.approx(1.0, rel=1e-4)

@@ -48,7 +48,7 @@ class TrainingConfig:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     max_length: int = 128
-    max_grad_norm: float = 1.0
+    max_grad_norm: float = 1.0  # per set: the baseline's parameters, the knowledge layer, the concept bag
     seed: int = 42
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
@@ -117,6 +117,16 @@ def _apply_lora(model: KnowledgeAwareClassifier, cfg: TrainingConfig):
     return apply_lora(model, cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout)
 
 
+def _kind(name: str) -> int:
+    """A parameter's part: encoder (0), knowledge layer + hierarchy features (1), concept bag (2), head (3)."""
+    dotted = f".{name}"
+    if ".classifier." in dotted or ".prefix." in dotted:  # prefixes learn at the head's rate
+        return 3
+    if ".concept_bag." in dotted:
+        return 2
+    return 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
+
+
 def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
     """AdamW groups: encoder (0), knowledge layer + hierarchy features (1), concept bag (2), head (3);
     the head's group is last."""
@@ -124,18 +134,30 @@ def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
-        dotted = f".{name}"
-        head = ".classifier." in dotted or ".prefix." in dotted  # prefixes learn at the head's rate
-        concept = ".concept_bag." in dotted
-        kind = 3 if head else 2 if concept else 1 if any(f".{m}." in dotted for m in NEW_MODULES) else 0
         no_decay = param.ndim < 2 or "norm" in name.lower()
-        groups.setdefault((kind, no_decay), []).append(param)
+        groups.setdefault((_kind(name), no_decay), []).append(param)
     knowledge_lr = cfg.knowledge_learning_rate if cfg.knowledge_learning_rate is not None else cfg.head_learning_rate
     rates = {0: cfg.learning_rate, 1: knowledge_lr, 2: cfg.concept_learning_rate, 3: cfg.head_learning_rate}
     return [
         {"params": params, "lr": rates[kind], "weight_decay": 0.0 if no_decay else cfg.weight_decay}
         for (kind, no_decay), params in sorted(groups.items())
     ]
+
+
+def _clip_sets(model: torch.nn.Module) -> list[list[torch.nn.Parameter]]:
+    """Trainable parameters in the sets whose gradient norms are clipped apart: the encoder and head
+    (the whole baseline), the knowledge layer with the hierarchy features, the concept bag.
+
+    New modules start from scratch and learn at their own rates; clipped with the encoder, their
+    gradients would shrink the encoder's steps, and the knowledge-aware model's backbone would
+    train more slowly than the baseline's for no reason of its own.
+    """
+    sets: dict[str, list] = {}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            kind = _kind(name)
+            sets.setdefault("baseline" if kind in (0, 3) else str(kind), []).append(param)
+    return list(sets.values())
 
 
 def _autocast(device: torch.device, enabled: bool):
@@ -242,6 +264,7 @@ def train_classifier(
     n_encoder_trainable = sum(p.numel() for _, p in encoder_params if p.requires_grad)
 
     optimizer = torch.optim.AdamW(_param_groups(trainable, cfg))
+    clip_sets = _clip_sets(trainable)
     steps_per_epoch = (len(train_ex) + cfg.batch_size - 1) // cfg.batch_size
     total_steps = steps_per_epoch * cfg.epochs
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup_ratio * total_steps), total_steps)
@@ -286,8 +309,8 @@ def train_classifier(
                 out = trainable(**{k: v.to(device) for k, v in batch.tensors.items()})
             out.loss.backward()
             if cfg.max_grad_norm:
-                torch.nn.utils.clip_grad_norm_([p for p in trainable.parameters() if p.requires_grad],
-                                               cfg.max_grad_norm)
+                for params in clip_sets:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
