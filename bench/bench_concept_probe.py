@@ -19,7 +19,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
@@ -31,24 +30,10 @@ sys.path.insert(0, str(ROOT))
 import kgenhance as kg  # noqa: E402
 from kgenhance.demo import HPO_NON_PHENOTYPE_BRANCHES  # noqa: E402
 from kgenhance.model.hierarchy import ancestor_table  # noqa: E402
+from kgenhance.train.probe import concept_matrix  # noqa: E402
 from kgenhance.train.data import load_examples  # noqa: E402
 
 FEATURES = ("words", "concepts", "lifted concepts", "words + lifted concepts")
-
-
-def concept_matrix(linker, graph, texts, table: np.ndarray | None) -> sp.csr_matrix:
-    """(texts × entities) 0/1: the linked entities (and, with `table`, all their ancestors), scaled to unit length."""
-    rows, cols = [], []
-    for r, text in enumerate(texts):
-        ids: set[int] = set()
-        for m in linker.link(text):
-            i = graph.id_of(m.entity)
-            ids.update((table[i + 1][table[i + 1] > 0] - 1).tolist() if table is not None else [i])
-        rows += [r] * len(ids)
-        cols += sorted(ids)
-    x = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(texts), len(graph.entities)))
-    norm = np.sqrt(np.maximum(np.asarray(x.sum(1)).ravel(), 1.0))
-    return sp.diags(1.0 / norm) @ x
 
 
 def main() -> None:
@@ -70,7 +55,7 @@ def main() -> None:
     table = ancestor_table(graph, args.max_ancestors).numpy()
     train = load_examples(args.train, "text", "label")
     val = load_examples(args.validation, "text", "label")
-    val_flat, val_lift = concept_matrix(linker, graph, val.texts, None), concept_matrix(linker, graph, val.texts, table)
+    val_flat, val_lift = concept_matrix(linker, val.texts, None), concept_matrix(linker, val.texts, table)
 
     def score(x, y, xv) -> float:
         clf = LogisticRegression(C=args.C, max_iter=5000).fit(x, y)
@@ -83,7 +68,7 @@ def main() -> None:
             sub = train.subset(size, seed)
             tfidf = TfidfVectorizer(sublinear_tf=True).fit(sub.texts)
             xw, xvw = tfidf.transform(sub.texts), tfidf.transform(val.texts)
-            flat, lift = concept_matrix(linker, graph, sub.texts, None), concept_matrix(linker, graph, sub.texts, table)
+            flat, lift = concept_matrix(linker, sub.texts, None), concept_matrix(linker, sub.texts, table)
             per["words"].append(score(xw, sub.labels, xvw))
             per["concepts"].append(score(flat, sub.labels, val_flat))
             per["lifted concepts"].append(score(lift, sub.labels, val_lift))

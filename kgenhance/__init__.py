@@ -60,6 +60,8 @@ _EXPORTS = {
     "PretrainConfig": "kgenhance.train",
     "knowledge_trainer": "kgenhance.train",
     "KnowledgeDataCollator": "kgenhance.train",
+    "probe_concepts": "kgenhance.train",
+    "ProbeResult": "kgenhance.train",
     # errors
     "KGEnhanceError": "kgenhance.errors",
     "OntologyError": "kgenhance.errors",

@@ -569,6 +569,39 @@ def pretrain(
 
 
 @app.command()
+def probe(
+    train_file: Path = typer.Option(..., "--train", help="Training data (CSV/TSV/JSONL/Parquet); validation data is not read."),
+    ontology: List[Path] = typer.Option(..., "--ontology", "-o", help="Ontology file or directory (repeatable)."),
+    text_column: str = typer.Option("text", help="Column of texts."),
+    label_column: str = typer.Option("label", help="Column of labels."),
+    max_train_samples: Optional[int] = typer.Option(None, help="Probe the seeded subset `train` would use."),
+    seed: int = typer.Option(42, help="Random seed (subset and folds)."),
+    folds: int = typer.Option(5, help="Cross-validation folds."),
+    min_gain: float = typer.Option(0.01, help="Macro-F1 the concepts must add to the words to recommend using them."),
+    exclude_branch: Optional[List[str]] = ExcludeOpt,
+    aliases: Optional[Path] = AliasesOpt,
+    generic_zipf: Optional[float] = GenericOpt,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Does the ontology describe the labels? Words vs words + linked concepts, cross-validated on the training data.
+
+    Prints the recommended `train`/`compare` options. Example: kgenhance probe -o graphs/hpo/hp.obo
+    --train examples/data/medical_abstracts/train.csv --max-train-samples 500
+    """
+    from .link import EntityLinker, LinkerConfig
+    from .train.probe import format_probe, probe_concepts
+
+    graph = _with_aliases(_load(ontology), aliases)
+    linker = EntityLinker(graph, LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf))
+    result = probe_concepts(train_file, linker, folds=folds, max_train_samples=max_train_samples, seed=seed,
+                            min_gain=min_gain, text_column=text_column, label_column=label_column)
+    if as_json:
+        _print_json(result.to_dict())
+    else:
+        typer.echo(format_probe(result))
+
+
+@app.command()
 def compare(
     train_file: Path = typer.Option(..., "--train", help="Training data (CSV/TSV/JSONL/Parquet)."),
     validation: Path = typer.Option(..., "--validation", help="Validation data: every run is scored on it."),
