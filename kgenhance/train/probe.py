@@ -7,15 +7,16 @@ financial entities and a tweet's sentiment do not (BENCHMARKS.md, "Bag-of-concep
 and on the words plus the linked entities lifted to all their ``is_a`` ancestors (what the
 concept bag sees), k-fold cross-validated on the training examples — the validation data is
 never read. Its `recommendation` is the fine-tuning settings that gained where the concepts
-added to the words, and the harmless gated layer where they did not.
+added to the words, and the harmless gated layer where they did not; `train --auto` and
+`compare --auto` probe each run's training examples and use it.
 """
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -25,12 +26,36 @@ from .data import load_examples
 if TYPE_CHECKING:  # pragma: no cover
     import scipy.sparse as sp
 
-    from ..link import EntityLinker
+    from ..link import EntityLinker, LinkerConfig
+    from .trainer import TrainingConfig
 
-# settings that gained where concepts add to words (medical abstracts + HPO), and the ones
-# that stayed within a fraction of a point of plain where they did not (finance tweets + FIBO)
-DESCRIBES_LABELS = ("--fusion", "kar", "--entity-text", "8", "--knowledge-learning-rate", "5e-5", "--concept-bag")
-DOES_NOT = ("--fusion", "kar", "--gate", "--generic-zipf", "5.0", "--knowledge-learning-rate", "5e-5")
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    """A knowledge-aware configuration the probe chooses: model options, the knowledge layer's
+    learning rate and the linker's generic-word cut (None: leave the linker's as it is)."""
+
+    name: str
+    model_options: tuple[tuple[str, Any], ...]
+    knowledge_learning_rate: float
+    generic_zipf: float | None
+    flags: tuple[str, ...]  # the same as `kgenhance train`/`compare` options
+
+    def apply(self, training: "TrainingConfig", linker: "LinkerConfig") -> tuple[dict, "TrainingConfig", "LinkerConfig"]:
+        """The model options, and `training` and `linker` with these settings in place."""
+        return (dict(self.model_options), replace(training, knowledge_learning_rate=self.knowledge_learning_rate),
+                linker if self.generic_zipf is None else replace(linker, generic_zipf=self.generic_zipf))
+
+
+# what gained where concepts add to words (medical abstracts + HPO), and what stayed within a
+# fraction of a point of plain where they did not (finance tweets + FIBO): BENCHMARKS.md
+DESCRIBES_LABELS = KnowledgeSettings(
+    "names + concept bag", (("fusion", "kar"), ("entity_text", 8), ("concept_bag", True)), 5e-5, None,
+    ("--fusion", "kar", "--entity-text", "8", "--knowledge-learning-rate", "5e-5", "--concept-bag"),
+)
+DOES_NOT = KnowledgeSettings(
+    "gated layer", (("fusion", "kar"), ("knowledge_gate", True)), 5e-5, 5.0,
+    ("--fusion", "kar", "--gate", "--generic-zipf", "5.0", "--knowledge-learning-rate", "5e-5"),
+)
 
 
 @dataclass
@@ -57,14 +82,14 @@ class ProbeResult:
         return self.gain >= self.min_gain
 
     @property
-    def recommendation(self) -> tuple[str, ...]:
-        """`kgenhance train`/`compare` options for this ontology and data."""
+    def recommendation(self) -> KnowledgeSettings:
+        """The knowledge-aware settings for this ontology and data."""
         return DESCRIBES_LABELS if self.describes_labels else DOES_NOT
 
     def to_dict(self) -> dict:
         """JSON-ready: the scores, the gain and the recommended options."""
         return asdict(self) | {"gain": self.gain, "describes_labels": self.describes_labels,
-                               "recommendation": " ".join(self.recommendation)}
+                               "recommendation": " ".join(self.recommendation.flags)}
 
 
 def concept_matrix(linker: "EntityLinker", texts: Sequence[str], ancestors: np.ndarray | None) -> "sp.csr_matrix":
@@ -152,8 +177,9 @@ def format_probe(result: ProbeResult) -> str:
         f"  lifted concepts alone     {result.concepts_f1:.3f}",
         f"  words + lifted concepts   {result.combined_f1:.3f}   ({result.gain:+.3f})",
         verdict,
-        "recommended: " + " ".join(result.recommendation),
+        "recommended: " + " ".join(result.recommendation.flags),
     ])
 
 
-__all__ = ["ProbeResult", "concept_matrix", "format_probe", "probe_concepts"]
+__all__ = ["DESCRIBES_LABELS", "DOES_NOT", "KnowledgeSettings", "ProbeResult", "concept_matrix", "format_probe",
+           "probe_concepts"]
