@@ -599,6 +599,7 @@ def probe(
     seed: int = typer.Option(42, help="Random seed (subset and folds)."),
     folds: int = typer.Option(5, help="Cross-validation folds."),
     min_gain: float = typer.Option(0.01, help="Macro-F1 the concepts must add to the words to recommend using them."),
+    min_ratio: float = typer.Option(0.9, help="Share of the words' macro-F1 the concepts must reach alone."),
     exclude_branch: Optional[List[str]] = ExcludeOpt,
     aliases: Optional[Path] = AliasesOpt,
     generic_zipf: Optional[float] = GenericOpt,
@@ -615,7 +616,8 @@ def probe(
     graph = _with_aliases(_load(ontology), aliases)
     linker = EntityLinker(graph, LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf))
     result = probe_concepts(train_file, linker, folds=folds, max_train_samples=max_train_samples, seed=seed,
-                            min_gain=min_gain, text_column=text_column, label_column=label_column)
+                            min_gain=min_gain, min_ratio=min_ratio, text_column=text_column,
+                            label_column=label_column)
     if as_json:
         _print_json(result.to_dict())
     else:

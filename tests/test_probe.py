@@ -60,6 +60,10 @@ def test_recommendation_follows_the_gain():
     assert training.knowledge_learning_rate == 5e-5 and linker.generic_zipf == 4.0  # the user's cut stays
     none = ProbeResult(words_f1=0.47, combined_f1=0.475, **common)
     assert not none.describes_labels and "--gate" in none.recommendation.flags
+    # concepts that add a little but alone fall far short of the words (finance at 500: 0.65-0.74x)
+    weak = ProbeResult(examples=500, folds=5, texts_with_concepts=0.5, words_f1=0.52, concepts_f1=0.386,
+                       combined_f1=0.54, min_gain=0.01)
+    assert weak.gain > weak.min_gain and not weak.describes_labels
     options, training, linker = none.recommendation.apply(TrainingConfig(), LinkerConfig())
     assert options == {"fusion": "kar", "knowledge_gate": True} and linker.generic_zipf == 5.0
 
