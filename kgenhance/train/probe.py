@@ -9,7 +9,7 @@ concept bag sees), k-fold cross-validated on the training examples — the valid
 never read. The ontology is taken to describe the labels when its concepts alone predict them
 about as well as the words (`min_ratio`, 0.9) and add to them (`min_gain`, 0.01 macro-F1). On
 the training data of issue 6's two datasets (BENCHMARKS.md, "Which settings: the probe")
-the lifted HPO concepts alone scored 1.00–1.32× the words on the medical abstracts (100 to
+the lifted HPO concepts alone scored 1.00–2.62× the words on the medical abstracts (100 to
 1,990 examples), FIBO's 0.54–1.13× on finance tweets at 100 and 0.65–0.74× at 500, where
 the gain alone (up to +0.028) was within the folds' noise. Its `recommendation` is the
 fine-tuning settings that gained where the ontology describes the labels, and the harmless
