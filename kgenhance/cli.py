@@ -539,14 +539,12 @@ def train(
 
 def _auto_settings(train_file: Path, graph, linker_config, cfg):
     """Probe the run's training examples and return the recommended model options, training and linker settings."""
-    from .link import EntityLinker
-    from .train.probe import probe_concepts
+    from .train.probe import probe_run
 
-    probe = probe_concepts(train_file, EntityLinker(graph, linker_config), max_train_samples=cfg.max_train_samples,
-                           seed=cfg.seed, text_column=cfg.text_column, label_column=cfg.label_column)
+    probe, options, cfg, linker_config = probe_run(train_file, graph, linker_config, cfg)
     typer.echo(f"probe: concepts add {probe.gain:+.3f} macro-F1 to words (cross-validated on the training data): "
                f"{probe.recommendation.name} ({' '.join(probe.recommendation.flags)})", err=True)
-    return probe.recommendation.apply(cfg, linker_config)
+    return options, cfg, linker_config
 
 
 @app.command()

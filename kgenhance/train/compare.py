@@ -151,16 +151,13 @@ def compare_models(
 def _probed_settings(train: Any, graph: KnowledgeGraph, linker_config: LinkerConfig | None, tcfg: TrainingConfig,
                      run: dict) -> tuple[dict, TrainingConfig, LinkerConfig]:
     """Probe this run's training examples; record the probe in `run` and return the settings it recommends."""
-    from ..link import EntityLinker
-    from .probe import probe_concepts
+    from .probe import probe_run
 
-    probe = probe_concepts(train, EntityLinker(graph, linker_config or LinkerConfig()),
-                           max_train_samples=tcfg.max_train_samples, seed=tcfg.seed,
-                           text_column=tcfg.text_column, label_column=tcfg.label_column)
+    probe, options, tcfg, lcfg = probe_run(train, graph, linker_config or LinkerConfig(), tcfg)
     settings = probe.recommendation
     run["probe"] = {"words_f1": probe.words_f1, "combined_f1": probe.combined_f1, "gain": probe.gain,
                     "settings": settings.name, "options": " ".join(settings.flags)}
-    return settings.apply(tcfg, linker_config or LinkerConfig())
+    return options, tcfg, lcfg
 
 
 def _write_run(run_dir: Path, metrics: dict, log: list[dict]) -> None:

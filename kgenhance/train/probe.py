@@ -32,6 +32,7 @@ from .data import load_examples
 if TYPE_CHECKING:  # pragma: no cover
     import scipy.sparse as sp
 
+    from ..graph import KnowledgeGraph
     from ..link import EntityLinker, LinkerConfig
     from .trainer import TrainingConfig
 
@@ -175,6 +176,17 @@ def probe_concepts(
     )
 
 
+def probe_run(train: Any, graph: "KnowledgeGraph", linker: "LinkerConfig", training: "TrainingConfig"
+              ) -> tuple[ProbeResult, dict, "TrainingConfig", "LinkerConfig"]:
+    """Probe the training examples a run with these settings reads (its subset and seed) and return
+    the probe with its recommended model options, training and linker settings (`train/compare --auto`)."""
+    from ..link import EntityLinker
+
+    probe = probe_concepts(train, EntityLinker(graph, linker), max_train_samples=training.max_train_samples,
+                           seed=training.seed, text_column=training.text_column, label_column=training.label_column)
+    return (probe, *probe.recommendation.apply(training, linker))
+
+
 def format_probe(result: ProbeResult) -> str:
     """The probe's scores and its recommendation as a few lines of text."""
     verdict = ("the concepts predict the labels about as well as the words and add to them: the ontology "
@@ -193,4 +205,4 @@ def format_probe(result: ProbeResult) -> str:
 
 
 __all__ = ["DESCRIBES_LABELS", "DOES_NOT", "KnowledgeSettings", "ProbeResult", "concept_matrix", "format_probe",
-           "probe_concepts"]
+           "probe_concepts", "probe_run"]
