@@ -541,7 +541,7 @@ def _auto_settings(train_file: Path, graph, linker_config, cfg):
     """Probe the run's training examples and return the recommended model options, training and linker settings."""
     from .train.probe import probe_run
 
-    probe, options, cfg, linker_config = probe_run(train_file, graph, linker_config, cfg)
+    probe, options, cfg, linker_config = probe_run(train_file, graph, linker_config, cfg, progress=_progress())
     typer.echo(f"probe: concepts add {probe.gain:+.3f} macro-F1 to words (cross-validated on the training data): "
                f"{probe.recommendation.name} ({' '.join(probe.recommendation.flags)})", err=True)
     return options, cfg, linker_config
@@ -615,7 +615,7 @@ def probe(
     linker = EntityLinker(graph, LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf))
     result = probe_concepts(train_file, linker, folds=folds, max_train_samples=max_train_samples, seed=seed,
                             min_gain=min_gain, min_ratio=min_ratio, text_column=text_column,
-                            label_column=label_column)
+                            label_column=label_column, progress=_progress())
     if as_json:
         _print_json(result.to_dict())
     else:

@@ -120,7 +120,7 @@ def compare_models(
             tcfg = replace(cfg.training, seed=seed, max_train_samples=size, resume=False, checkpoint_dir=None)
             options, lcfg = model_options, linker_config
             if auto_settings:
-                options, tcfg, lcfg = _probed_settings(train, graph, linker_config, tcfg, run)
+                options, tcfg, lcfg = _probed_settings(train, graph, linker_config, tcfg, run, progress)
             for model in MODELS:
                 run_dir = out / "runs" / size_key / f"{model}-seed{seed}"
                 res = train_classifier(
@@ -149,11 +149,11 @@ def compare_models(
 
 
 def _probed_settings(train: Any, graph: KnowledgeGraph, linker_config: LinkerConfig | None, tcfg: TrainingConfig,
-                     run: dict) -> tuple[dict, TrainingConfig, LinkerConfig]:
+                     run: dict, progress: bool) -> tuple[dict, TrainingConfig, LinkerConfig]:
     """Probe this run's training examples; record the probe in `run` and return the settings it recommends."""
     from .probe import probe_run
 
-    probe, options, tcfg, lcfg = probe_run(train, graph, linker_config or LinkerConfig(), tcfg)
+    probe, options, tcfg, lcfg = probe_run(train, graph, linker_config or LinkerConfig(), tcfg, progress)
     settings = probe.recommendation
     run["probe"] = {"words_f1": probe.words_f1, "combined_f1": probe.combined_f1, "gain": probe.gain,
                     "settings": settings.name, "options": " ".join(settings.flags)}

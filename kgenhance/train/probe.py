@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..link import EntityLinker, LinkerConfig
     from .trainer import TrainingConfig
 
+
 @dataclass(frozen=True)
 class KnowledgeSettings:
     """A knowledge-aware configuration the probe chooses: model options, the knowledge layer's
@@ -132,6 +133,7 @@ def probe_concepts(
     min_ratio: float = 0.9,
     text_column: str = "text",
     label_column: str = "label",
+    progress: bool = False,
 ) -> ProbeResult:
     """Cross-validate words vs words + lifted concepts on the `train` file (`max_train_samples`:
     the same seeded subset `train`/`compare` draw); `min_gain` is the macro-F1 the concepts must add
@@ -156,7 +158,11 @@ def probe_concepts(
     splitter = (StratifiedKFold(splits, shuffle=True, random_state=seed) if counts.min() >= 2
                 else KFold(folds, shuffle=True, random_state=seed))
     scores: dict[str, list[float]] = {"words": [], "words + lifted concepts": [], "lifted concepts": []}
-    for fit_idx, test_idx in splitter.split(texts, labels):
+    from tqdm.auto import tqdm
+
+    folds_iter = tqdm(list(splitter.split(texts, labels)), desc="probing (cross-validation folds)", unit="fold",
+                      disable=not progress)
+    for fit_idx, test_idx in folds_iter:
         tfidf = TfidfVectorizer(sublinear_tf=True).fit([texts[i] for i in fit_idx])
         words = tfidf.transform(texts)
         for name, x in (("words", words), ("words + lifted concepts", sp.hstack([words, lifted]).tocsr()),
@@ -176,14 +182,15 @@ def probe_concepts(
     )
 
 
-def probe_run(train: Any, graph: "KnowledgeGraph", linker: "LinkerConfig", training: "TrainingConfig"
-              ) -> tuple[ProbeResult, dict, "TrainingConfig", "LinkerConfig"]:
+def probe_run(train: Any, graph: "KnowledgeGraph", linker: "LinkerConfig", training: "TrainingConfig",
+              progress: bool = False) -> tuple[ProbeResult, dict, "TrainingConfig", "LinkerConfig"]:
     """Probe the training examples a run with these settings reads (its subset and seed) and return
     the probe with its recommended model options, training and linker settings (`train/compare --auto`)."""
     from ..link import EntityLinker
 
     probe = probe_concepts(train, EntityLinker(graph, linker), max_train_samples=training.max_train_samples,
-                           seed=training.seed, text_column=training.text_column, label_column=training.label_column)
+                           seed=training.seed, text_column=training.text_column, label_column=training.label_column,
+                           progress=progress)
     return (probe, *probe.recommendation.apply(training, linker))
 
 
