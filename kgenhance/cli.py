@@ -542,7 +542,8 @@ def _auto_settings(train_file: Path, graph, linker_config, cfg):
     from .train.probe import probe_run
 
     probe, options, cfg, linker_config = probe_run(train_file, graph, linker_config, cfg, progress=_progress())
-    typer.echo(f"probe: concepts add {probe.gain:+.3f} macro-F1 to words (cross-validated on the training data): "
+    typer.echo(f"probe: concepts alone {probe.concepts_f1:.3f} vs words {probe.words_f1:.3f}, together "
+               f"{probe.gain:+.3f} macro-F1 (cross-validated on the training data): "
                f"{probe.recommendation.name} ({' '.join(probe.recommendation.flags)})", err=True)
     return options, cfg, linker_config
 

@@ -349,7 +349,7 @@ def test_train_auto_uses_the_probes_recommendation(capsys, tiny_ttl, tiny_backbo
                          "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--auto",
                          "--fusion", "ernie")
     assert code == 0, err
-    line = next(x for x in err.splitlines() if x.startswith("probe: concepts add"))
+    line = next(x for x in err.splitlines() if x.startswith("probe: concepts alone"))
     chosen = DESCRIBES_LABELS if DESCRIBES_LABELS.name in line else DOES_NOT
     assert chosen.name in line and " ".join(chosen.flags) in line
     saved = KnowledgeAwareConfig.from_pretrained(tmp_path / "m")

@@ -93,6 +93,7 @@ def test_compare_auto_settings_probe_each_run_and_use_the_recommendation(tiny_gr
     (run,) = result["sizes"]["all"]["runs"]
     chosen = {s.name: s for s in (DESCRIBES_LABELS, DOES_NOT)}[run["probe"]["settings"]]
     assert run["probe"]["gain"] == pytest.approx(run["probe"]["combined_f1"] - run["probe"]["words_f1"])
+    assert 0.0 <= run["probe"]["concepts_f1"] <= 1.0
     saved = KnowledgeAwareConfig.from_pretrained(tmp_path / "cmp" / "runs" / "all" / "knowledge-seed1")
     for key, value in chosen.model_options:
         assert getattr(saved, key) == value  # the probe's settings, not model_options' ERNIE

@@ -155,7 +155,8 @@ def _probed_settings(train: Any, graph: KnowledgeGraph, linker_config: LinkerCon
 
     probe, options, tcfg, lcfg = probe_run(train, graph, linker_config or LinkerConfig(), tcfg, progress)
     settings = probe.recommendation
-    run["probe"] = {"words_f1": probe.words_f1, "combined_f1": probe.combined_f1, "gain": probe.gain,
+    run["probe"] = {"words_f1": probe.words_f1, "concepts_f1": probe.concepts_f1, "combined_f1": probe.combined_f1,
+                    "gain": probe.gain,
                     "settings": settings.name, "options": " ".join(settings.flags)}
     return options, tcfg, lcfg
 
