@@ -41,6 +41,8 @@ class KnowledgeAwareConfig(PretrainedConfig):
         concept_bag: add a bag-of-concepts head — each linked entity and its ``is_a``
             ancestors vote on the label with trainable weights (`ConceptBag`).
         concept_ancestors: concepts per linked entity in that head (itself + nearest ancestors).
+        concept_bag_dropout: in training, the chance that a text's concept-bag logits are left
+            out (the rest scaled by 1 / (1 − p)), so the encoder also learns to decide alone.
         entity_text_visibility: K-BERT's visibility matrix over that segment: an entity's
             name tokens see only each other and its mention's word pieces, and only those
             word pieces see them; the rest of the text does not (BERT, RoBERTa, DistilBERT
@@ -75,6 +77,7 @@ class KnowledgeAwareConfig(PretrainedConfig):
         entity_text_pooling: bool = True,
         concept_bag: bool = False,
         concept_ancestors: int = 32,
+        concept_bag_dropout: float = 0.0,
         prefix_length: int = 0,
         prefix_projection: int = 128,
         kgenhance_format: int = MODEL_FORMAT,
@@ -116,6 +119,9 @@ class KnowledgeAwareConfig(PretrainedConfig):
             raise ConfigError(f"concept_ancestors must be ≥ 1, not {concept_ancestors}")
         self.concept_bag = bool(concept_bag)
         self.concept_ancestors = int(concept_ancestors)
+        if not 0.0 <= concept_bag_dropout < 1.0:
+            raise ConfigError(f"concept_bag_dropout must be in [0, 1), not {concept_bag_dropout}")
+        self.concept_bag_dropout = float(concept_bag_dropout)
         if prefix_length < 0:
             raise ConfigError(f"prefix_length must be ≥ 0, not {prefix_length}")
         self.prefix_length = int(prefix_length)

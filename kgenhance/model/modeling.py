@@ -386,7 +386,8 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         logits = self.classifier(self.dropout(pooled))
         if self.concept_bag is not None and entity_ids is not None and entity_ids.numel() > 0:
             priors = entity_priors if entity_priors is not None else (entity_ids > 0).to(torch.float32)
-            logits = logits + self.concept_bag(entity_ids, priors, mention_presence).to(logits.dtype)
+            bag = self.concept_bag(entity_ids, priors, mention_presence).to(logits.dtype)
+            logits = logits + self._drop_bag(bag)
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         info = self._knowledge_out
         self._knowledge_out = None
@@ -396,6 +397,19 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             mention_weights=info.mention_weights if info is not None else None,
             candidate_weights=info.candidate_weights if info is not None else None,
         )
+
+    def _drop_bag(self, bag: Tensor) -> Tensor:
+        """In training, zero each text's (B, L) concept-bag logits with the config's
+        `concept_bag_dropout` and scale the kept ones by 1 / (1 − p); unchanged otherwise."""
+        p = getattr(self.config, "concept_bag_dropout", 0.0)
+        if not self.training or p <= 0.0:
+            return bag
+        if self.knowledge_rng is not None and bag.device.type == "cpu" and not torch.compiler.is_compiling():
+            with self.knowledge_rng.use():  # the baseline's random stream stays untouched (see __init__)
+                draw = torch.rand(bag.shape[0], 1)
+        else:
+            draw = torch.rand(bag.shape[0], 1, device=bag.device)
+        return bag * (draw >= p).to(bag.dtype) / (1.0 - p)
 
     def _add_prefix(self, encoder_inputs: dict, input_ids: Tensor) -> None:
         """Prefix keys/values as the encoder's cache; the mask and positions made to match.

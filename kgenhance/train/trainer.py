@@ -46,6 +46,7 @@ class TrainingConfig:
     knowledge_learning_rate: float | None = None  # the knowledge layer and hierarchy features (None: head rate)
     concept_learning_rate: float = 3e-2  # the bag-of-concepts head's weights (sparse: each sees few examples)
     weight_decay: float = 0.01
+    concept_weight_decay: float | None = None  # the bag-of-concepts head's (decoupled, AdamW); None: weight_decay
     warmup_ratio: float = 0.1
     max_length: int = 128
     max_grad_norm: float = 1.0  # per set: the baseline's parameters, the knowledge layer, the concept bag
@@ -71,6 +72,8 @@ class TrainingConfig:
         for name in ("epochs", "batch_size", "eval_batch_size", "max_length", "lora_r", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.concept_weight_decay is not None and self.concept_weight_decay < 0:
+            raise ConfigError(f"concept_weight_decay must be ≥ 0, not {self.concept_weight_decay}")
         if self.select_metric not in ("macro_f1", "accuracy"):
             raise ConfigError("select_metric must be 'macro_f1' or 'accuracy'")
         if self.prefix_length < 0:
@@ -138,8 +141,10 @@ def _param_groups(model: torch.nn.Module, cfg: TrainingConfig) -> list[dict]:
         groups.setdefault((_kind(name), no_decay), []).append(param)
     knowledge_lr = cfg.knowledge_learning_rate if cfg.knowledge_learning_rate is not None else cfg.head_learning_rate
     rates = {0: cfg.learning_rate, 1: knowledge_lr, 2: cfg.concept_learning_rate, 3: cfg.head_learning_rate}
+    concept_decay = cfg.concept_weight_decay if cfg.concept_weight_decay is not None else cfg.weight_decay
     return [
-        {"params": params, "lr": rates[kind], "weight_decay": 0.0 if no_decay else cfg.weight_decay}
+        {"params": params, "lr": rates[kind],
+         "weight_decay": 0.0 if no_decay else (concept_decay if kind == 2 else cfg.weight_decay)}
         for (kind, no_decay), params in sorted(groups.items())
     ]
 
