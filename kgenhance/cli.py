@@ -170,6 +170,11 @@ ConceptBagOpt = typer.Option(
     False, "--concept-bag", help="Add a bag-of-concepts head: linked entities and their is_a ancestors vote on the label."
 )
 ConceptLROpt = typer.Option(3e-2, "--concept-learning-rate", help="Learning rate of the bag-of-concepts head's weights.")
+ConceptDropOpt = typer.Option(
+    0.0, "--concept-bag-dropout", min=0.0, max=0.99,
+    help="In training, leave a text's bag-of-concepts logits out with this chance (the encoder learns to decide alone too).")
+ConceptDecayOpt = typer.Option(
+    None, "--concept-weight-decay", min=0.0, help="Weight decay of the bag-of-concepts head (default: the model's, 0.01).")
 VisibilityOpt = typer.Option(False, "--entity-text-visibility", help="K-BERT visibility: appended names are seen only by their own mention's word pieces.")
 PoolNamesOpt = typer.Option(
     True, "--pool-names/--no-pool-names",
@@ -178,11 +183,15 @@ PoolNamesOpt = typer.Option(
 
 def _model_options(fusion: str, gate: bool, hierarchy_dim: int, knowledge_layer: Optional[int],
                    entity_text: int = 0, visibility: bool = False, concept_bag: bool = False,
-                   pool_names: bool = True) -> dict:
+                   pool_names: bool = True, concept_bag_dropout: float = 0.0) -> dict:
     options: dict = {"fusion": fusion, "knowledge_gate": gate, "hierarchy_dim": hierarchy_dim,
                      "entity_text": entity_text}
     if concept_bag:
         options["concept_bag"] = True
+    if concept_bag_dropout:
+        if not concept_bag:
+            raise ConfigError("--concept-bag-dropout needs --concept-bag: the head it applies to")
+        options["concept_bag_dropout"] = concept_bag_dropout
     if visibility:
         options["entity_text_visibility"] = True
     if not pool_names:
@@ -471,6 +480,8 @@ def train(
     pool_names: bool = PoolNamesOpt,
     concept_bag: bool = ConceptBagOpt,
     concept_learning_rate: float = ConceptLROpt,
+    concept_bag_dropout: float = ConceptDropOpt,
+    concept_weight_decay: Optional[float] = ConceptDecayOpt,
     prefix_length: int = PrefixOpt,
     generic_zipf: Optional[float] = GenericOpt,
     auto: bool = AutoOpt,
@@ -485,6 +496,9 @@ def train(
     from .link import LinkerConfig
     from .train import TrainingConfig, train_classifier
 
+    options = None if no_knowledge else _model_options(  # checked before the graph is loaded
+        fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag, pool_names,
+        concept_bag_dropout)
     graph = None
     emb = None
     if not no_knowledge:
@@ -505,6 +519,7 @@ def train(
         label_column=label_column,
         knowledge_learning_rate=knowledge_learning_rate,
         concept_learning_rate=concept_learning_rate,
+        concept_weight_decay=concept_weight_decay,
         lora=lora,
         lora_adapter=lora_adapter,
         prefix_length=prefix_length,
@@ -515,8 +530,6 @@ def train(
         exclude_branches=tuple(exclude_branch or ()), fuzzy=fuzzy, context=context, min_score=min_score,
         generic_zipf=generic_zipf,
     )
-    options = None if no_knowledge else _model_options(
-        fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag, pool_names)
     if auto and not no_knowledge:
         options, cfg, linker_config = _auto_settings(train_file, graph, linker_config, cfg)
     result = train_classifier(
@@ -658,6 +671,8 @@ def compare(
     pool_names: bool = PoolNamesOpt,
     concept_bag: bool = ConceptBagOpt,
     concept_learning_rate: float = ConceptLROpt,
+    concept_bag_dropout: float = ConceptDropOpt,
+    concept_weight_decay: Optional[float] = ConceptDecayOpt,
     prefix_length: int = PrefixOpt,
     generic_zipf: Optional[float] = GenericOpt,
     auto: bool = AutoOpt,
@@ -686,6 +701,9 @@ def compare(
             else:
                 raise ConfigError(f"--train-sizes: {part!r} is neither a number nor 'all'")
         sizes = tuple(parsed)
+    options = _model_options(  # checked before the graph is loaded
+        fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag, pool_names,
+        concept_bag_dropout)
     graph = _with_aliases(_load(ontology), aliases)
     cfg = CompareConfig(
         seeds=tuple(range(seed, seed + seeds)),
@@ -693,6 +711,7 @@ def compare(
         training=TrainingConfig(
             epochs=epochs, batch_size=batch_size, max_length=max_length, learning_rate=learning_rate,
             knowledge_learning_rate=knowledge_learning_rate, concept_learning_rate=concept_learning_rate,
+            concept_weight_decay=concept_weight_decay,
             max_eval_samples=max_eval_samples, text_column=text_column, label_column=label_column, lora=lora,
             prefix_length=prefix_length, device=device,
         ),
@@ -701,8 +720,7 @@ def compare(
         train_file, validation, out, graph=graph, config=cfg, backbone=backbone,
         linker_config=LinkerConfig(exclude_branches=tuple(exclude_branch or ()), generic_zipf=generic_zipf),
         encoder_config=EncoderConfig(epochs=encoder_epochs, device=device, encoder=gnn),
-        model_options=_model_options(
-            fusion, gate, hierarchy_dim, knowledge_layer, entity_text, entity_text_visibility, concept_bag, pool_names),
+        model_options=options,
         save_models=save_models, progress=_progress(), auto_settings=auto,
     )
     if as_json:

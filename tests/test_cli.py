@@ -176,6 +176,8 @@ def test_train_predict_evaluate(capsys, tiny_ttl, tiny_backbone, tiny_data, tmp_
         (["link", "-o", "/nonexistent.ttl", "--text", "x"], "no such file"),
         (["predict", "--model", "/nonexistent", "--text", "x"], "not a kgenhance model directory"),
         (["train", "--train", "a.csv", "--validation", "b.csv", "--out", "o"], "--ontology is required"),
+        (["train", "-o", "x.ttl", "--train", "a.csv", "--validation", "b.csv", "--out", "o",
+          "--concept-bag-dropout", "0.5"], "--concept-bag-dropout needs --concept-bag"),
     ],
 )
 def test_errors_are_one_line_with_exit_2(capsys, args, message):
@@ -316,13 +318,16 @@ def test_train_with_fusion_options_and_visibility(capsys, tiny_ttl, tiny_backbon
                          "--out", str(model_dir), "--backbone", str(tiny_backbone), "--epochs", "1",
                          "--batch-size", "8", "--encoder-epochs", "2", "--device", "cpu", "--fusion", "ernie",
                          "--gate", "--entity-text", "2", "--entity-text-visibility", "--gnn", "compgcn",
-                         "--concept-bag", "--concept-learning-rate", "0.05", "--no-pool-names")
+                         "--concept-bag", "--concept-learning-rate", "0.05", "--no-pool-names",
+                         "--concept-bag-dropout", "0.25", "--concept-weight-decay", "0.1")
     assert code == 0, err
     saved = json.loads((model_dir / "config.json").read_text())
     assert saved["fusion"] == "ernie" and saved["knowledge_gate"] and saved["entity_text"] == 2
     assert saved["entity_text_visibility"] is True and saved["concept_bag"] is True
     assert saved["entity_text_pooling"] is False
-    assert json.loads((model_dir / "metrics.json").read_text())["settings"]["concept_learning_rate"] == 0.05
+    assert saved["concept_bag_dropout"] == 0.25
+    settings = json.loads((model_dir / "metrics.json").read_text())["settings"]
+    assert settings["concept_learning_rate"] == 0.05 and settings["concept_weight_decay"] == 0.1
     code, out, err = run(capsys, "-q", "predict", "--model", str(model_dir), "--text", "atrial fibrillation", "--json")
     assert code == 0, err and json.loads(out)[0]["label"]
     assert "concepts" not in json.loads(out)[0]

@@ -275,7 +275,8 @@ def test_fusion_variants_start_as_baseline_train_and_reload(options, tiny_setup,
         assert torch.equal(back.concept_bag.ancestors, kmodel.concept_bag.ancestors)
 
 
-@pytest.mark.parametrize("options", VARIANTS, ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
+@pytest.mark.parametrize("options", VARIANTS + [{"fusion": "kar", "concept_bag": True, "concept_bag_dropout": 0.5}],
+                         ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()))
 def test_knowledge_modules_leave_the_baselines_random_stream_alone(options, tiny_setup):
     graph, emb, linker, backbone = tiny_setup
     torch.manual_seed(5)
@@ -329,6 +330,26 @@ def test_concept_bag_counts_each_ancestor_once_and_scales_by_the_set_size():
         bag.set_ancestors(torch.zeros(6, 2, dtype=torch.long))
 
 
+def test_concept_bag_dropout_leaves_out_whole_texts_in_training_only(tiny_setup):
+    graph, emb, linker, backbone = tiny_setup
+    model = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, graph=graph, concept_bag=True,
+                                                   concept_bag_dropout=0.5)
+    bag = torch.arange(1.0, 129.0).view(64, 2)
+    model.eval()
+    assert torch.equal(model._drop_bag(bag), bag)  # inference: every text's votes, unscaled
+    model.train()
+    torch.manual_seed(3)
+    outer = torch.get_rng_state()
+    dropped = model._drop_bag(bag)
+    assert torch.equal(outer, torch.get_rng_state())  # drawn from the knowledge modules' own stream
+    kept = dropped.abs().sum(-1) > 0
+    assert torch.equal(dropped[kept], 2 * bag[kept])  # kept texts scaled by 1 / (1 − p), both labels alike
+    assert 16 <= int(kept.sum()) <= 48  # about half of 64 texts (binomial, p = 0.5: outside in < 1e-4)
+    assert not torch.equal(model._drop_bag(bag), dropped)  # a new draw each step
+    plain = KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, graph=graph, concept_bag=True).train()
+    assert torch.equal(plain._drop_bag(bag), bag)  # off by default
+
+
 def test_concept_bag_settings_are_checked(tiny_setup):
     from kgenhance.errors import ConfigError
     from kgenhance.model import KnowledgeAwareConfig
@@ -338,6 +359,8 @@ def test_concept_bag_settings_are_checked(tiny_setup):
         KnowledgeAwareClassifier.from_backbone(backbone, ["a", "b"], emb, concept_bag=True)
     with pytest.raises(ConfigError, match="concept_ancestors"):
         KnowledgeAwareConfig(concept_ancestors=0)
+    with pytest.raises(ConfigError, match="concept_bag_dropout"):
+        KnowledgeAwareConfig(concept_bag_dropout=1.0)
 
 
 def test_ernie_fusion_writes_only_at_first_word_pieces():

@@ -196,6 +196,14 @@ def test_parameter_groups_give_each_part_its_learning_rate(tiny_backbone, tiny_g
     lr_of = {id(p): g["lr"] for g in groups for p in g["params"]}
     assert lr_of[id(bagged.concept_bag.weight)] == 3e-2 and lr_of[id(bagged.classifier.weight)] == 1e-3
     assert groups[-1]["lr"] == 1e-3  # the head's rate comes last (the training log reads it there)
+    decay_of = {id(p): g["weight_decay"] for g in _param_groups(bagged, TrainingConfig(concept_weight_decay=0.5))
+                for p in g["params"]}
+    assert decay_of[id(bagged.concept_bag.weight)] == 0.5  # the bag's own decay
+    assert decay_of[id(bagged.classifier.weight)] == TrainingConfig().weight_decay == 0.01
+    decay_of = {id(p): g["weight_decay"] for g in groups for p in g["params"]}
+    assert decay_of[id(bagged.concept_bag.weight)] == 0.01  # default: the model's
+    with pytest.raises(ConfigError, match="concept_weight_decay"):
+        TrainingConfig(concept_weight_decay=-0.1).validate()
     for name in ("learning_rate", "head_learning_rate", "knowledge_learning_rate", "concept_learning_rate"):
         with pytest.raises(ConfigError, match=name):
             TrainingConfig(**{name: 0.0}).validate()
