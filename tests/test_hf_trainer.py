@@ -104,6 +104,38 @@ def test_trainer_gives_each_part_its_learning_rate(tiny_graph, tiny_backbone, ti
     assert {g["lr"] for g in plain.optimizer.param_groups} == {2e-5}  # a plain Trainer's single rate
 
 
+def test_trainer_clips_new_modules_apart_from_the_baseline(tiny_graph, tiny_backbone, tiny_data, tmp_path):
+    from transformers import TrainingArguments
+
+    from kgenhance.train.trainer import _clip_sets
+
+    model = tiny_model(tiny_graph, tiny_backbone, concept_bag=True)
+    args = TrainingArguments(output_dir=str(tmp_path / "t"), max_steps=1, report_to=[], save_strategy="no",
+                             use_cpu=True, disable_tqdm=True, max_grad_norm=1.0)
+    train, _ = tiny_data
+    trainer = knowledge_trainer(model, args, rows(train))
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 1e-3) if p.requires_grad else None
+    model.concept_bag.weight.grad.fill_(1e3)  # a huge bag gradient
+    sets = _clip_sets(model)
+    total = torch.sqrt(sum((p.grad.double() ** 2).sum() for s in sets for p in s))
+    norm = trainer._clip_grad_norm(model)
+    assert float(norm) == pytest.approx(float(total), rel=1e-5)  # reported: the pre-clip norm of all gradients
+    baseline_norm = torch.sqrt(sum((torch.full_like(p, 1e-3) ** 2).sum() for p in sets[0]))
+    expected = 1e-3 * min(1.0, 1.0 / float(baseline_norm))  # the encoder's step as without the bag
+    grad = model.encoder.embeddings.word_embeddings.weight.grad
+    torch.testing.assert_close(grad, torch.full_like(grad, expected))
+    assert float(model.concept_bag.weight.grad.norm()) == pytest.approx(1.0, rel=1e-4)
+    plain = knowledge_trainer(tiny_model(tiny_graph, tiny_backbone, concept_bag=True), args, rows(train),
+                              head_learning_rate=None)
+    for p in plain.model.parameters():
+        p.grad = torch.full_like(p, 1e-3) if p.requires_grad else None
+    plain.model.concept_bag.weight.grad.fill_(1e3)
+    plain._clip_grad_norm(plain.model)  # a plain Trainer's global clipping: the bag shrinks the encoder's step
+    grad = plain.model.encoder.embeddings.word_embeddings.weight.grad
+    assert float(grad.abs().max()) < expected / 100
+
+
 def test_two_processes_gloo(tiny_ttl_session, tiny_backbone, tiny_data, tmp_path):
     """The distributed path: torchrun, 2 CPU processes, DDP over gloo, one model saved."""
     train, val = tiny_data

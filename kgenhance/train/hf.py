@@ -16,7 +16,7 @@ import torch
 
 from ..model.inputs import KnowledgeCollator
 from .metrics import classification_metrics
-from .trainer import TrainingConfig, _param_groups
+from .trainer import TrainingConfig, _clip_sets, _param_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import Trainer, TrainingArguments
@@ -118,7 +118,11 @@ def knowledge_trainer(
     parameter groups: ``args.learning_rate`` for the encoder, `head_learning_rate` for the
     head, `knowledge_learning_rate` (default: the head's) for the knowledge layer and
     `concept_learning_rate` for a concept bag; ``head_learning_rate=None`` trains everything
-    at ``args.learning_rate`` as a plain Trainer does.
+    at ``args.learning_rate`` as a plain Trainer does. Gradients are clipped to
+    ``args.max_grad_norm`` per set as in `train_classifier` — the baseline's parameters, the
+    knowledge layer, the concept bag — so new modules cannot shrink the encoder's steps
+    (single process and DDP; under FSDP, DeepSpeed or XLA, or with ``head_learning_rate=None``,
+    the Trainer's own global clipping); the logged ``grad_norm`` is still the norm of all gradients.
     """
     from transformers import Trainer
 
@@ -137,6 +141,18 @@ def knowledge_trainer(
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
             self.optimizer = optimizer_cls(_param_groups(opt_model, cfg), **optimizer_kwargs)
             return self.optimizer
+
+        def _clip_grad_norm(self, model):  # noqa: D102 - Trainer's hook: `train_classifier`'s clipping sets
+            from accelerate.utils import DistributedType
+
+            sets = _clip_sets(model)
+            mixed_mesh = getattr(self, "_has_mixed_mesh_grads", lambda m: False)(model)
+            if (head_learning_rate is None or len(sets) < 2 or mixed_mesh or self.accelerator.distributed_type
+                    not in (DistributedType.NO, DistributedType.MULTI_GPU, DistributedType.MULTI_CPU)):
+                return super()._clip_grad_norm(model)  # one set, or FSDP/DeepSpeed/XLA: their own clipping
+            self.accelerator.unscale_gradients()  # once (fp16), before any set is measured
+            norms = [torch.nn.utils.clip_grad_norm_(params, self.args.max_grad_norm) for params in sets]
+            return torch.stack([n.float() for n in norms]).norm()  # the pre-clip norm of all gradients
 
     args.remove_unused_columns = False
     if getattr(args, "ddp_find_unused_parameters", None) is None:
