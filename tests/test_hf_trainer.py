@@ -92,12 +92,14 @@ def test_trainer_gives_each_part_its_learning_rate(tiny_graph, tiny_backbone, ti
                              lr_scheduler_type="constant")
     train, val = tiny_data
     trainer = knowledge_trainer(model, args, rows(train), rows(val), knowledge_learning_rate=1e-4,
-                                concept_learning_rate=5e-2)
+                                concept_learning_rate=5e-2, concept_weight_decay=0.2)
     trainer.train()
     lr_of = {id(p): g["lr"] for g in trainer.optimizer.param_groups for p in g["params"]}
     assert lr_of[id(model.encoder.embeddings.word_embeddings.weight)] == 2e-5
     assert lr_of[id(model.classifier.weight)] == 1e-3 and lr_of[id(model.knowledge.up.weight)] == 1e-4
     assert lr_of[id(model.concept_bag.weight)] == 5e-2
+    decay_of = {id(p): g["weight_decay"] for g in trainer.optimizer.param_groups for p in g["params"]}
+    assert decay_of[id(model.concept_bag.weight)] == 0.2 and decay_of[id(model.classifier.weight)] == 0.0
     assert float(model.concept_bag.weight.detach().abs().sum()) > 0  # the concept bag learned
     plain = knowledge_trainer(tiny_model(tiny_graph, tiny_backbone), args, rows(train), head_learning_rate=None)
     plain.create_optimizer()

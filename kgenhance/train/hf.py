@@ -106,6 +106,7 @@ def knowledge_trainer(
     head_learning_rate: float | None = TrainingConfig.head_learning_rate,
     knowledge_learning_rate: float | None = TrainingConfig.knowledge_learning_rate,
     concept_learning_rate: float = TrainingConfig.concept_learning_rate,
+    concept_weight_decay: float | None = None,
     **trainer_kwargs,
 ) -> "Trainer":
     """A `transformers.Trainer` set up for a knowledge-aware classifier.
@@ -117,7 +118,8 @@ def knowledge_trainer(
     out of the graph). The optimizer (the one `args` names) gets `train_classifier`'s
     parameter groups: ``args.learning_rate`` for the encoder, `head_learning_rate` for the
     head, `knowledge_learning_rate` (default: the head's) for the knowledge layer and
-    `concept_learning_rate` for a concept bag; ``head_learning_rate=None`` trains everything
+    `concept_learning_rate` (and `concept_weight_decay`, default ``args.weight_decay``) for a
+    concept bag; ``head_learning_rate=None`` trains everything
     at ``args.learning_rate`` as a plain Trainer does. Gradients are clipped to
     ``args.max_grad_norm`` per set as in `train_classifier` — the baseline's parameters, the
     knowledge layer, the concept bag — so new modules cannot shrink the encoder's steps
@@ -135,7 +137,7 @@ def knowledge_trainer(
             cfg = TrainingConfig(
                 learning_rate=self.args.learning_rate, weight_decay=self.args.weight_decay,
                 head_learning_rate=head_learning_rate, knowledge_learning_rate=knowledge_learning_rate,
-                concept_learning_rate=concept_learning_rate,
+                concept_learning_rate=concept_learning_rate, concept_weight_decay=concept_weight_decay,
             )
             cfg.validate()
             optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
