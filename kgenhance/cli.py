@@ -43,7 +43,7 @@ ContextOpt = typer.Option(False, "--context", help="Re-rank ambiguous mentions b
 MinScoreOpt = typer.Option(0.0, "--min-score", help="Drop mentions scored below this (0-1).")
 AutoOpt = typer.Option(
     False, "--auto", help="Probe the training data (`kgenhance probe`) and use the knowledge settings it recommends "
-    "(replaces --fusion, --gate, --entity-text, --concept-bag, --knowledge-learning-rate, --generic-zipf).",
+    "(replaces --fusion, --gate, --entity-text, --concept-bag, --concept-bag-dropout, --knowledge-learning-rate, --generic-zipf).",
 )
 GenericOpt = typer.Option(
     None, "--generic-zipf", help="Leave one-word names that are common English words (Zipf ≥ this, e.g. 5.0) unlinked."
