@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -307,11 +309,7 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         if pending is None:
             return output
         hidden = output[0] if isinstance(output, tuple) else output
-        if (self.training and self.knowledge_rng is not None and hidden.device.type == "cpu"
-                and not torch.compiler.is_compiling()):
-            with self.knowledge_rng.use():  # dropout masks of its own (see __init__)
-                new_hidden, info = self.knowledge(hidden, **pending)
-        else:
+        with self._own_randomness(hidden.device):  # dropout masks of its own (see __init__)
             new_hidden, info = self.knowledge(hidden, **pending)
         self._knowledge_out = info
         if isinstance(output, tuple):
@@ -398,16 +396,21 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
             candidate_weights=info.candidate_weights if info is not None else None,
         )
 
+    def _own_randomness(self, device: torch.device):
+        """In CPU training (not compiled), a context in which the knowledge modules draw from their
+        own stream, leaving the backbone's untouched (see __init__); a no-op context otherwise."""
+        if (self.training and self.knowledge_rng is not None and device.type == "cpu"
+                and not torch.compiler.is_compiling()):
+            return self.knowledge_rng.use()
+        return contextlib.nullcontext()
+
     def _drop_bag(self, bag: Tensor) -> Tensor:
         """In training, zero each text's (B, L) concept-bag logits with the config's
         `concept_bag_dropout` and scale the kept ones by 1 / (1 − p); unchanged otherwise."""
-        p = getattr(self.config, "concept_bag_dropout", 0.0)
+        p = self.config.concept_bag_dropout
         if not self.training or p <= 0.0:
             return bag
-        if self.knowledge_rng is not None and bag.device.type == "cpu" and not torch.compiler.is_compiling():
-            with self.knowledge_rng.use():  # the baseline's random stream stays untouched (see __init__)
-                draw = torch.rand(bag.shape[0], 1)
-        else:
+        with self._own_randomness(bag.device):
             draw = torch.rand(bag.shape[0], 1, device=bag.device)
         return bag * (draw >= p).to(bag.dtype) / (1.0 - p)
 

@@ -147,7 +147,10 @@ def knowledge_trainer(
         def _clip_grad_norm(self, model):  # noqa: D102 - Trainer's hook: `train_classifier`'s clipping sets
             from accelerate.utils import DistributedType
 
-            sets = _clip_sets(model)
+            cached = getattr(self, "_kgenhance_clip_sets", None)
+            if cached is None or cached[0] is not model:  # once per model, not every step
+                self._kgenhance_clip_sets = cached = (model, _clip_sets(model))
+            sets = cached[1]
             mixed_mesh = getattr(self, "_has_mixed_mesh_grads", lambda m: False)(model)
             if (head_learning_rate is None or len(sets) < 2 or mixed_mesh or self.accelerator.distributed_type
                     not in (DistributedType.NO, DistributedType.MULTI_GPU, DistributedType.MULTI_CPU)):
