@@ -16,7 +16,7 @@ import torch
 
 from ..model.inputs import KnowledgeCollator
 from .metrics import classification_metrics
-from .trainer import TrainingConfig, _clip_sets, _param_groups
+from .trainer import TrainingConfig, _clip_per_set, _clip_sets, _param_groups
 
 if TYPE_CHECKING:  # pragma: no cover
     from transformers import Trainer, TrainingArguments
@@ -156,8 +156,7 @@ def knowledge_trainer(
                     not in (DistributedType.NO, DistributedType.MULTI_GPU, DistributedType.MULTI_CPU)):
                 return super()._clip_grad_norm(model)  # one set, or FSDP/DeepSpeed/XLA: their own clipping
             self.accelerator.unscale_gradients()  # once (fp16), before any set is measured
-            norms = [torch.nn.utils.clip_grad_norm_(params, self.args.max_grad_norm) for params in sets]
-            return torch.stack([n.float() for n in norms]).norm()  # the pre-clip norm of all gradients
+            return _clip_per_set(sets, self.args.max_grad_norm)
 
     args.remove_unused_columns = False
     if getattr(args, "ddp_find_unused_parameters", None) is None:

@@ -165,6 +165,12 @@ def _clip_sets(model: torch.nn.Module) -> list[list[torch.nn.Parameter]]:
     return list(sets.values())
 
 
+def _clip_per_set(sets: list[list[torch.nn.Parameter]], max_norm: float) -> torch.Tensor:
+    """Clip each set's gradient norm to `max_norm` on its own; the pre-clip norm of all the gradients."""
+    norms = [torch.nn.utils.clip_grad_norm_(params, max_norm) for params in sets]
+    return torch.stack([n.float() for n in norms]).norm()
+
+
 def _autocast(device: torch.device, enabled: bool):
     """bfloat16 autocast on a CUDA device when enabled; nothing otherwise."""
     if enabled and device.type == "cuda":
@@ -314,8 +320,7 @@ def train_classifier(
                 out = trainable(**{k: v.to(device) for k, v in batch.tensors.items()})
             out.loss.backward()
             if cfg.max_grad_norm:
-                for params in clip_sets:
-                    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                _clip_per_set(clip_sets, cfg.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
