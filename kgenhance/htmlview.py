@@ -9,7 +9,7 @@ from ._io import write_text_atomic
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph.model import KnowledgeGraph
-    from .link.linker import Mention
+    from .link.types import Mention
     from .model.explain import Prediction
 
 _CSS = """

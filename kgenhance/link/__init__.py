@@ -4,7 +4,8 @@ from .abbreviations import Abbreviation, find_abbreviations
 from .aliases import add_aliases, read_aliases
 from .align import align_mentions
 from .lexicon import Lexicon, LexiconEntry
-from .linker import Candidate, EntityLinker, LinkerConfig, Mention
+from .linker import EntityLinker
+from .types import Candidate, LinkerConfig, Mention
 from .normalize import lemma_term, normalize_term, tokenize
 from .report import LinkReport
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .linker import Mention
+from .types import Mention
 
 
 def align_mentions(

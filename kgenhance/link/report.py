@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 from .normalize import STOP_WORDS, tokenize
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .linker import EntityLinker, Mention
+    from .linker import EntityLinker
+    from .types import Mention
 
 
 @dataclass
