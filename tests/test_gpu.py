@@ -120,3 +120,20 @@ def test_compiled_knowledge_on_the_gpu_matches_eager_in_bf16(tiny_graph, tiny_ba
         out = model(**batches[0])
     out.loss.backward()
     assert float(model.knowledge.down.weight.grad.abs().sum()) > 0
+
+
+def test_knowledge_modules_leave_the_baselines_cuda_stream_alone(tiny_graph, tiny_backbone):
+    kmodel = _model(tiny_graph, tiny_backbone, fusion="kar", concept_bag=True, concept_bag_dropout=0.5).cuda().train()
+    torch.manual_seed(0)
+    base = KnowledgeAwareClassifier.from_backbone(str(tiny_backbone), ["cardio", "neuro"], use_knowledge=False)
+    base = base.cuda().train()
+    texts = ["the patient had atrial fibrillation and seizures", "recurrent seizures in the child"]
+    batch = {k: v.cuda() for k, v in KnowledgeCollator.for_model(kmodel, kmodel.linker)(texts, labels=[0, 1]).tensors.items()}
+    torch.cuda.manual_seed(11)
+    out_k = kmodel(**batch)
+    after_k = torch.cuda.get_rng_state()
+    torch.cuda.manual_seed(11)
+    out_b = base(**{k: v for k, v in batch.items() if not k.startswith("entity_")})
+    assert torch.equal(after_k, torch.cuda.get_rng_state())  # the knowledge modules drew from their own CUDA state
+    assert "cuda:0" in kmodel.knowledge_rng.states
+    torch.testing.assert_close(out_k.logits, out_b.logits)  # so the backbone's dropout masks are the baseline's

@@ -524,3 +524,21 @@ def test_entity_text_visibility_on_other_backbones(tiny_setup, tmp_path, model_t
         open_ = model(**dict(batch.tensors, visibility_mask=full)).logits
     assert torch.isfinite(masked).all() and float((masked - unmasked).abs().max()) > 1e-6
     torch.testing.assert_close(open_[0], unmasked[0], atol=1e-5, rtol=1e-4)
+
+
+def test_private_stream_swaps_only_its_devices_generator():
+    from kgenhance.model.rng import PrivateRandomStream
+
+    stream = PrivateRandomStream(9)
+    torch.manual_seed(1)
+    with stream.use("cpu"):
+        inside = torch.rand(4)
+    outside = torch.rand(4)
+    torch.manual_seed(1)
+    assert torch.equal(outside, torch.rand(4))  # the global generator went on as if the block never drew
+    assert torch.equal(inside, torch.rand(4, generator=torch.Generator().manual_seed(9)))  # the block drew from seed 9
+    assert PrivateRandomStream.supports("cpu") and PrivateRandomStream.supports("cuda:1")
+    assert not PrivateRandomStream.supports("meta")
+    before = torch.get_rng_state()
+    with stream.use("meta"):  # no generator of its own there: nothing is swapped
+        assert torch.equal(before, torch.get_rng_state())

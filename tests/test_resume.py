@@ -75,3 +75,34 @@ def test_resume_without_checkpoint_starts_fresh(tiny_backbone, tiny_data, tmp_pa
     result = train_classifier(train, val, tmp_path / "run", config=_config(resume=True, epochs=1),
                               use_knowledge=False, backbone=str(tiny_backbone), progress=False)
     assert "resumed_after_epoch" not in result.metrics and len(result.metrics["history"]) == 1
+
+
+def test_checkpoint_keeps_the_knowledge_streams_state_on_every_device(tmp_path):
+    import torch
+
+    from kgenhance.model.rng import PrivateRandomStream
+    from kgenhance.train.checkpoint import load_checkpoint, restore_random_state, save_checkpoint
+
+    stream = PrivateRandomStream(3)
+    with stream.use("cpu"):
+        torch.rand(5)
+    stream.states["cuda:0"] = torch.arange(16, dtype=torch.uint8)  # as a CUDA generator's state would be
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    save_checkpoint(tmp_path / "ckpt", key="k", epoch=1, history=[], best=None, model=model, best_state=None,
+                    optimizer=optimizer, scheduler=scheduler, order_generator=torch.Generator(),
+                    knowledge_rng=stream.states)
+    ckpt = load_checkpoint(tmp_path / "ckpt", "k")
+    assert set(ckpt.knowledge_rng) == {"cpu", "cuda:0"}
+    fresh = PrivateRandomStream(3)
+
+    class Holder:
+        knowledge_rng = fresh
+
+    restore_random_state(ckpt, torch.Generator(), Holder())
+    assert all(torch.equal(fresh.states[d], stream.states[d]) for d in ("cpu", "cuda:0"))
+    with fresh.use(), torch.random.fork_rng(devices=[]):
+        resumed = torch.rand(3)
+    with stream.use():
+        assert torch.equal(resumed, torch.rand(3))  # the resumed stream goes on where the saved one was

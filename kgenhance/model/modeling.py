@@ -114,8 +114,8 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         self.classifier = nn.Linear(hidden, config.num_labels)
         self.hierarchy: HierarchyEmbedding | None = None
         self.concept_bag: ConceptBag | None = None
-        # The knowledge modules' initial weights (in post_init) and, when training on the CPU, their
-        # dropout masks come from a stream of their own, so the global generator — the backbone's
+        # The knowledge modules' initial weights (in post_init) and, in training, their dropout
+        # masks (CPU or CUDA) come from a stream of their own, so the global generator — the backbone's
         # dropout masks — runs exactly as in the baseline (`rng`): paired runs differ by the knowledge.
         self.knowledge_rng: PrivateRandomStream | None = None
         if config.use_knowledge:
@@ -397,11 +397,13 @@ class KnowledgeAwareClassifier(KnowledgePreTrainedModel):
         )
 
     def _own_randomness(self, device: torch.device):
-        """In CPU training (not compiled), a context in which the knowledge modules draw from their
-        own stream, leaving the backbone's untouched (see __init__); a no-op context otherwise."""
-        if (self.training and self.knowledge_rng is not None and device.type == "cpu"
-                and not torch.compiler.is_compiling()):
-            return self.knowledge_rng.use()
+        """In training on the CPU or a CUDA device (not compiled, not captured in a CUDA graph), a
+        context in which the knowledge modules draw from their own stream, leaving the backbone's
+        untouched (see __init__); a no-op context otherwise."""
+        if (self.training and self.knowledge_rng is not None and self.knowledge_rng.supports(device)
+                and not torch.compiler.is_compiling()
+                and not (device.type == "cuda" and torch.cuda.is_current_stream_capturing())):
+            return self.knowledge_rng.use(device)
         return contextlib.nullcontext()
 
     def _drop_bag(self, bag: Tensor) -> Tensor:

@@ -55,7 +55,7 @@ class Checkpoint:
     numpy_rng: Any
     embeddings_dir: Path | None
     log: list[dict] = field(default_factory=list)  # the metrics.jsonl records so far
-    knowledge_rng: torch.Tensor | None = None  # the knowledge modules' own stream (`kgenhance.model.rng`)
+    knowledge_rng: dict[str, torch.Tensor] | None = None  # the knowledge modules' own stream, per device (`kgenhance.model.rng`)
 
 
 def save_checkpoint(
@@ -72,7 +72,7 @@ def save_checkpoint(
     order_generator: torch.Generator,
     embeddings: Any = None,
     log: list[dict] | None = None,
-    knowledge_rng: torch.Tensor | None = None,
+    knowledge_rng: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write the checkpoint of a finished epoch, replacing the previous one in one step."""
     opt = optimizer.state_dict()
@@ -102,8 +102,8 @@ def save_checkpoint(
     rng = {"order": order_generator.get_state(), "torch": torch.get_rng_state()}
     for i in range(state["cuda_devices"]):
         rng[f"cuda{i}"] = torch.cuda.get_rng_state(i)
-    if knowledge_rng is not None:
-        rng["knowledge"] = knowledge_rng
+    for device, knowledge_state in (knowledge_rng or {}).items():
+        rng["knowledge" if device == "cpu" else f"knowledge.{device}"] = knowledge_state
     with atomic_directory(directory) as tmp:
         save_file(_tensors(model.state_dict()), str(tmp / "model.safetensors"))
         if best_state is not None:
@@ -161,7 +161,7 @@ def load_checkpoint(directory: Path, key: str) -> Checkpoint | None:
             numpy_rng=(npr[0], np.asarray(npr[1], dtype=np.uint32), npr[2], npr[3], npr[4]),
             embeddings_dir=directory / "embeddings" if (directory / "embeddings").is_dir() else None,
             log=list(state.get("log", [])),
-            knowledge_rng=rng.get("knowledge"),
+            knowledge_rng=_knowledge_states(rng),
         )
     except ConfigError:
         raise
@@ -169,12 +169,19 @@ def load_checkpoint(directory: Path, key: str) -> Checkpoint | None:
         raise ModelError(f"{directory}: cannot read the training checkpoint ({exc}); delete it to start over") from exc
 
 
+def _knowledge_states(rng: dict[str, torch.Tensor]) -> dict[str, torch.Tensor] | None:
+    """The knowledge stream's per-device states stored in `rng` ("knowledge" is the CPU's)."""
+    states = {("cpu" if name == "knowledge" else name.split(".", 1)[1]): value
+              for name, value in rng.items() if name == "knowledge" or name.startswith("knowledge.")}
+    return states or None
+
+
 def restore_random_state(ckpt: Checkpoint, order_generator: torch.Generator, model: Any = None) -> None:
     """Put every random generator (the `model`'s knowledge stream too) back where it was when the checkpoint was written."""
     order_generator.set_state(ckpt.order_generator)
     stream = getattr(model, "knowledge_rng", None)
     if stream is not None and ckpt.knowledge_rng is not None:
-        stream.state = ckpt.knowledge_rng
+        stream.states.update(ckpt.knowledge_rng)
     torch.set_rng_state(ckpt.torch_rng)
     for i, s in enumerate(ckpt.cuda_rng):
         if i < torch.cuda.device_count():

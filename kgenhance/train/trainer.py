@@ -363,7 +363,7 @@ def train_classifier(
             save_checkpoint(ckpt_dir, key=run_key, epoch=epoch, history=history, best=best, model=trainable,
                             best_state=best_state, optimizer=optimizer, scheduler=scheduler, order_generator=order_gen,
                             embeddings=embeddings if use_knowledge else None, log=log_records,
-                            knowledge_rng=model.knowledge_rng.state if model.knowledge_rng is not None else None)
+                            knowledge_rng=model.knowledge_rng.states if model.knowledge_rng is not None else None)
     if bar is not None:
         bar.close()
     assert best is not None and best_state is not None
