@@ -42,3 +42,17 @@ def test_bundled_data_has_provenance():
     assert (ROOT / "graphs" / "hpo" / "LICENSE.md").is_file()
     assert (ROOT / "examples" / "data" / "medical_abstracts" / "LICENSE").is_file()
     assert (ROOT / "examples" / "data" / "medical_abstracts" / "SOURCE.md").is_file()
+
+
+def test_every_bundled_ontology_file_is_listed_with_its_licence():
+    graphs_readme = (ROOT / "graphs" / "README.md").read_text(encoding="utf-8")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for folder in sorted(p for p in (ROOT / "graphs").iterdir() if p.is_dir()):
+        assert f"`{folder.name}/" in graphs_readme, f"graphs/README.md does not list {folder.name}/"
+        assert any((folder / name).is_file() for name in ("LICENSE", "LICENSE.md")), f"{folder} has no licence file"
+        if folder.name == "fibo":  # one ontology in many modules: listed as a folder
+            assert "`graphs/fibo/`" in readme
+            continue
+        for ontology in sorted(folder.glob("*.o*")):  # .obo, .owl
+            assert ontology.name in graphs_readme, f"graphs/README.md does not list {ontology.name}"
+            assert f"`graphs/{folder.name}/{ontology.name}`" in readme, f"README's data table lacks {ontology.name}"
