@@ -48,27 +48,23 @@ class PrivateRandomStream:
         """Swap the stream in as `device`'s global generator for the block, then swap it back out."""
         device = torch.device(device)
         if device.type == CPU:
-            outer = torch.get_rng_state()
-            torch.set_rng_state(self.states[CPU])
-            try:
-                yield
-            finally:
-                self.states[CPU] = torch.get_rng_state()
-                torch.set_rng_state(outer)
+            key, get, put = CPU, torch.get_rng_state, torch.set_rng_state
         elif device.type == "cuda":
             index = device.index if device.index is not None else torch.cuda.current_device()
             key = f"cuda:{index}"
+            get, put = (lambda: torch.cuda.get_rng_state(index)), (lambda s: torch.cuda.set_rng_state(s, index))
             if key not in self.states:
                 self.states[key] = torch.Generator(device=key).manual_seed(self.seed).get_state()
-            outer = torch.cuda.get_rng_state(index)
-            torch.cuda.set_rng_state(self.states[key], index)
-            try:
-                yield
-            finally:
-                self.states[key] = torch.cuda.get_rng_state(index)
-                torch.cuda.set_rng_state(outer, index)
         else:
             yield
+            return
+        outer = get()
+        put(self.states[key])
+        try:
+            yield
+        finally:
+            self.states[key] = get()
+            put(outer)
 
 
 __all__ = ["PrivateRandomStream"]
